@@ -1,0 +1,1 @@
+"""Streamlit operator HMI: a client of the cell controller (OPC UA and the store)."""

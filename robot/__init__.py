@@ -1,0 +1,1 @@
+"""MuJoCo cell scene, kinematics, impedance controller, trajectories, skills and safety."""

@@ -1,0 +1,41 @@
+"""Configuration schema of the robot package (loaded by cell_control, passed in validated)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ImpedanceGains(_Strict):
+    translational_stiffness_n_per_m: float = Field(1500.0, gt=0.0, le=20000.0)
+    rotational_stiffness_nm_per_rad: float = Field(150.0, gt=0.0, le=2000.0)
+    damping_ratio: float = Field(1.0, gt=0.0, le=3.0)
+    nullspace_stiffness_nm_per_rad: float = Field(10.0, ge=0.0, le=500.0)
+
+
+class SafetyConfig(_Strict):
+    contact_force_limit_n: float = Field(140.0, gt=0.0, le=1000.0)
+    body_region: Literal["hand", "chest", "skull", "face", "forearm", "upper_arm"] = "hand"
+    tcp_speed_limit_m_per_s: float = Field(1.0, gt=0.0, le=5.0)
+    torque_rate_limit_nm_per_s: float = Field(1000.0, gt=0.0, le=100000.0)
+    workspace_min_m: tuple[float, float, float] = (-0.2, -1.0, 0.0)
+    workspace_max_m: tuple[float, float, float] = (1.2, 1.0, 1.8)
+
+
+class RobotConfig(_Strict):
+    driver: Literal["sim", "real"] = "sim"
+    control_hz: float = Field(1000.0, gt=0.0, le=10000.0)
+    clock: Literal["real", "virtual"] = "real"
+    gains: ImpedanceGains = ImpedanceGains()
+    safety: SafetyConfig = SafetyConfig()
+    max_regrasps: int = Field(2, ge=0, le=10)
+    max_tcp_accel_m_per_s2: float = Field(3.0, gt=0.0, le=50.0)
+    render_fps: float = Field(4.0, ge=0.0, le=30.0)
+    render_width_px: int = Field(320, ge=32, le=1920)
+    render_height_px: int = Field(240, ge=32, le=1080)
+    seed: int = 0

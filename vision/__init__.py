@@ -1,0 +1,1 @@
+"""X-ray image sources, simulator, preprocessing, detector runtime, grading and verdicts."""
