@@ -6,7 +6,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from vision.types import Detection, InspectionResult, PartIdentity, XrayImage
+from vision.types import AnomalyOutput, Detection, InspectionResult, PartIdentity, XrayImage
 
 
 @runtime_checkable
@@ -28,3 +28,12 @@ class Detector(Protocol):
     version: str
 
     def detect(self, image01: np.ndarray) -> list[Detection]: ...
+
+
+@runtime_checkable
+class AnomalyScorer(Protocol):
+    """Scores a preprocessed single-channel float image in [0, 1] for flaws no class describes."""
+
+    version: str
+
+    def score(self, image01: np.ndarray) -> AnomalyOutput: ...

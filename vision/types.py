@@ -117,3 +117,17 @@ class Detection:
     flaw_class: FlawClass
     score: float
     bbox_xyxy_px: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True, eq=False)
+class AnomalyOutput:
+    """Image-level score, its calibrated threshold, and a pixel map aligned with the input image."""
+
+    image_score: float
+    threshold: float
+    anomaly_map: np.ndarray
+    regions_xyxy_px: tuple[tuple[float, float, float, float], ...] = ()
+
+    @property
+    def is_anomalous(self) -> bool:
+        return self.image_score >= self.threshold
