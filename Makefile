@@ -10,7 +10,7 @@ export YOLO_AUTOINSTALL := 0
 export MPLBACKEND := Agg
 
 # Debian packages the tests need; installed only when missing.
-DEB_PKGS := postgresql chromium chromium-driver mbpoll libgl1 libglib2.0-0 fonts-dejavu-core nodejs npm poppler-utils
+DEB_PKGS := postgresql chromium chromium-driver mbpoll libgl1 libglib2.0-0 fonts-dejavu-core poppler-utils
 
 .PHONY: demo test test-slow lint typecheck sysdeps venv clean
 
@@ -24,6 +24,7 @@ venv: $(STAMP)
 
 sysdeps:
 	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
