@@ -1,0 +1,1 @@
+"""The cell's OPC UA server (asyncua): address space, security, methods."""
