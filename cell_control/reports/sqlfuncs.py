@@ -1,0 +1,52 @@
+"""The few SQL expressions that differ between SQLite and PostgreSQL, written once for both."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Float, Integer, cast, func, literal_column
+from sqlalchemy.sql.elements import ColumnElement
+
+# Ground truth in parts.ground_truth is written by the simulator. Agreed key: {"flawed": bool, "flaws": [...]};
+# older records may only hold "flaws" as a list or a count, and real parts hold nothing (NULL). Anything
+# else reads as "unknown" (NULL) rather than failing the report.
+_GT_SQLITE = """CASE
+  WHEN json_type({c}, '$.flawed') = 'true' THEN 1
+  WHEN json_type({c}, '$.flawed') = 'false' THEN 0
+  WHEN json_type({c}, '$.flaws') = 'array' THEN (json_array_length({c}, '$.flaws') > 0)
+  WHEN json_type({c}, '$.flaws') IN ('integer', 'real') THEN (json_extract({c}, '$.flaws') > 0)
+  ELSE NULL END"""
+
+_GT_POSTGRES = """CASE
+  WHEN json_typeof({c}) IS DISTINCT FROM 'object' THEN NULL
+  WHEN json_typeof({c} -> 'flawed') = 'boolean' THEN CASE WHEN ({c} ->> 'flawed') = 'true' THEN 1 ELSE 0 END
+  WHEN json_typeof({c} -> 'flaws') = 'array' THEN CASE WHEN json_array_length({c} -> 'flaws') > 0 THEN 1 ELSE 0 END
+  WHEN json_typeof({c} -> 'flaws') = 'number' THEN CASE WHEN ({c} ->> 'flaws')::float > 0 THEN 1 ELSE 0 END
+  ELSE NULL END"""
+
+
+def gt_flawed(column_sql: str, dialect: str) -> ColumnElement[Any]:
+    """1 / 0 / NULL: whether the part truly had a flaw, read defensively from the ground-truth JSON."""
+    template = _GT_POSTGRES if dialect == "postgresql" else _GT_SQLITE
+    return cast(literal_column(template.format(c=column_sql)), Integer)
+
+
+def epoch_s(col: Any, dialect: str) -> ColumnElement[float]:
+    """Seconds since 1970 of a stored UTC datetime."""
+    if dialect == "postgresql":
+        return cast(func.extract("epoch", col), Float)
+    return cast((func.julianday(col) - 2440587.5) * 86400.0, Float)
+
+
+def hour_bucket(col: Any, dialect: str) -> ColumnElement[str]:
+    """The UTC hour a datetime falls in, as 'YYYY-MM-DDTHH:00:00'."""
+    if dialect == "postgresql":
+        return func.to_char(func.date_trunc("hour", func.timezone("UTC", col)), 'YYYY-MM-DD"T"HH24:00:00')
+    return func.strftime("%Y-%m-%dT%H:00:00", col)
+
+
+def floor_int(expr: Any, dialect: str) -> ColumnElement[int]:
+    """Floor of a non-negative number as an integer (PostgreSQL's CAST rounds, SQLite's truncates)."""
+    if dialect == "postgresql":
+        return cast(func.floor(expr), Integer)
+    return cast(expr, Integer)
