@@ -1,0 +1,182 @@
+"""The defect detector at run time: a YOLO model exported to ONNX, run by ONNX Runtime on tiles.
+
+No torch or ultralytics here. A registry folder holds `model.onnx` and `model_card.json`; the input size,
+class names and version come from the card (or from the ONNX metadata ultralytics writes).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vision.tiling import detect_tiled
+from vision.types import Detection, FlawClass
+
+# Ultralytics pads letterboxed training images with grey 114; padded tiles use the same fill.
+PAD_VALUE = 114.0 / 255.0
+
+
+class ModelLoadError(RuntimeError):
+    """The detector model is missing or unusable."""
+
+
+def nms_xyxy(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Indices kept by greedy non-maximum suppression (boxes N x 4 xyxy)."""
+    order = np.argsort(-scores)
+    keep: list[int] = []
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    while order.size:
+        i = int(order[0])
+        keep.append(i)
+        rest = order[1:]
+        xx0 = np.maximum(boxes[i, 0], boxes[rest, 0])
+        yy0 = np.maximum(boxes[i, 1], boxes[rest, 1])
+        xx1 = np.minimum(boxes[i, 2], boxes[rest, 2])
+        yy1 = np.minimum(boxes[i, 3], boxes[rest, 3])
+        inter = np.clip(xx1 - xx0, 0, None) * np.clip(yy1 - yy0, 0, None)
+        iou = inter / np.maximum(area[i] + area[rest] - inter, 1e-9)
+        order = rest[iou < iou_threshold]
+    return np.array(keep, dtype=np.int64)
+
+
+def decode_yolo_output(
+    out: np.ndarray, conf_threshold: float, iou_threshold: float, max_det: int = 300
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Boxes (xyxy, input pixels), scores and class indices from a YOLO ONNX output.
+
+    Two layouts: (1, 4+nc, N) raw head (cx, cy, w, h, class scores; needs NMS), or (1, K, 6) end-to-end
+    (x0, y0, x1, y1, score, class; already suppressed).
+    """
+    a = out[0]
+    if a.ndim == 2 and a.shape[1] == 6 and a.shape[0] != 6:
+        keep = a[:, 4] >= conf_threshold
+        a = a[keep]
+        return a[:, :4].astype(np.float64), a[:, 4].astype(np.float64), a[:, 5].astype(np.int64)
+    preds = a.T  # N x (4 + nc)
+    cls_scores = preds[:, 4:]
+    cls = np.argmax(cls_scores, axis=1)
+    scores = cls_scores[np.arange(len(cls)), cls]
+    keep = scores >= conf_threshold
+    preds, cls, scores = preds[keep], cls[keep], scores[keep]
+    if not len(scores):
+        return np.zeros((0, 4)), np.zeros(0), np.zeros(0, dtype=np.int64)
+    cx, cy, w, h = preds[:, 0], preds[:, 1], preds[:, 2], preds[:, 3]
+    boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1).astype(np.float64)
+    # Class-wise NMS in one pass: shift each class into its own region of the plane.
+    offset = cls[:, None].astype(np.float64) * 1e5
+    keep_idx = nms_xyxy(boxes + offset, scores.astype(np.float64), iou_threshold)[:max_det]
+    return boxes[keep_idx], scores[keep_idx].astype(np.float64), cls[keep_idx].astype(np.int64)
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _read_card(model_dir: Path) -> dict[str, Any]:
+    card = model_dir / "model_card.json"
+    if not card.is_file():
+        return {}
+    try:
+        data = json.loads(card.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(f"{card}: unreadable model card: {exc}") from exc
+    return data if isinstance(data, dict) else {}
+
+
+class OnnxYoloDetector:
+    """`vision.roles.Detector` over an ONNX YOLO model; tiles images larger than the model input."""
+
+    def __init__(
+        self,
+        model_path: Path | str,
+        conf_threshold: float = 0.1,
+        iou_threshold: float = 0.5,
+        tile_overlap: float = 0.2,
+        num_threads: int = 2,
+    ) -> None:
+        import onnxruntime as ort
+
+        p = Path(model_path)
+        onnx_path = p / "model.onnx" if p.is_dir() else p
+        if not onnx_path.is_file():
+            raise ModelLoadError(f"detector model not found: {onnx_path} (train one with `ironcell train detector`)")
+        card = _read_card(onnx_path.parent)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = num_threads
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self._session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ORT raises its own exception types for corrupt or foreign files
+            raise ModelLoadError(f"{onnx_path}: not a loadable ONNX model: {exc}") from exc
+        inp = self._session.get_inputs()[0]
+        self._input_name = inp.name
+        shape = inp.shape
+        meta = self._session.get_modelmeta().custom_metadata_map
+        if isinstance(shape[2], int) and isinstance(shape[3], int):
+            self.input_hw = (int(shape[2]), int(shape[3]))
+        else:
+            imgsz = ast.literal_eval(meta.get("imgsz", "[640, 640]"))
+            self.input_hw = (int(imgsz[0]), int(imgsz[1]))
+        self.class_names = self._class_names(card, meta)
+        sha = card.get("onnx_sha256") or file_sha256(onnx_path)
+        self.version = f"{card.get('name', onnx_path.parent.name)}@{str(sha)[:12]}"
+        self.model_path = onnx_path
+        self.card = card
+        self.conf_threshold = conf_threshold
+        self.iou_threshold = iou_threshold
+        self.tile_overlap = tile_overlap
+
+    @staticmethod
+    def _class_names(card: dict[str, Any], meta: dict[str, str]) -> list[str]:
+        names = card.get("class_names")
+        if isinstance(names, list) and names:
+            return [str(n) for n in names]
+        if "names" in meta:
+            parsed = ast.literal_eval(meta["names"])
+            return [str(parsed[i]) for i in sorted(parsed)]
+        return [c.value for c in FlawClass]
+
+    def _to_flaw_class(self, idx: int) -> FlawClass | None:
+        if 0 <= idx < len(self.class_names):
+            try:
+                return FlawClass(self.class_names[idx])
+            except ValueError:
+                return None
+        return None
+
+    def run_tile(self, tile01: np.ndarray) -> list[Detection]:
+        """Detections in one tile no larger than the model input (tile pixel coordinates)."""
+        ih, iw = self.input_hw
+        h, w = tile01.shape
+        if h > ih or w > iw:
+            raise ValueError(f"tile {w}x{h} larger than model input {iw}x{ih}")
+        canvas = np.full((ih, iw), PAD_VALUE, dtype=np.float32)
+        canvas[:h, :w] = tile01
+        batch = np.ascontiguousarray(np.broadcast_to(canvas, (1, 3, ih, iw)))
+        out = self._session.run(None, {self._input_name: batch})[0]
+        boxes, scores, classes = decode_yolo_output(out, self.conf_threshold, self.iou_threshold)
+        dets: list[Detection] = []
+        for b, s, c in zip(boxes, scores, classes, strict=True):
+            fc = self._to_flaw_class(int(c))
+            x0, x1 = float(np.clip(b[0], 0, w)), float(np.clip(b[2], 0, w))
+            y0, y1 = float(np.clip(b[1], 0, h)), float(np.clip(b[3], 0, h))
+            if fc is None or x1 - x0 < 1.0 or y1 - y0 < 1.0:
+                continue  # box wholly in the padding, or a class this product does not know
+            dets.append(Detection(flaw_class=fc, score=float(s), bbox_xyxy_px=(x0, y0, x1, y1)))
+        return dets
+
+    def detect(self, image01: np.ndarray) -> list[Detection]:
+        if image01.ndim != 2:
+            raise ValueError(f"detector needs a one-channel image, got shape {image01.shape}")
+        tile = min(self.input_hw)
+        return detect_tiled(image01.astype(np.float32, copy=False), self.run_tile, tile, self.tile_overlap)
