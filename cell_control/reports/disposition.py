@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from cell_control.reports.selection import window_filter
 from cell_control.reports.window import ReportWindow, as_utc
-from cell_control.store.schema import DefectRow, InspectionRow, PartRow, ReviewRow
+from cell_control.store.schema import InspectionRow, PartRow, ReviewRow
 from cell_control.store.store import Store, StoreError
 from vision.types import Defect, FlawClass, Verdict
 
@@ -75,7 +76,8 @@ def submit_review(store: Store, inspection_id: int, user: str, disposition: Verd
     return store.add_review(inspection_id, user.strip(), _parse_disposition(disposition), reason.strip())
 
 
-def _defect(row: DefectRow) -> Defect:
+def defect_from_row(row: Any) -> Defect:
+    """A stored finding (ORM row or Core row of the defects table) as the domain type."""
     try:
         cls = FlawClass(row.flaw_class)
     except ValueError:
@@ -125,7 +127,7 @@ def _item(s: Session, insp: InspectionRow) -> ReviewItem:
         machine_verdict=Verdict(insp.verdict),
         anomaly_score=insp.anomaly_score,
         image_sha256=insp.image_sha256,
-        defects=tuple(_defect(d) for d in sorted(insp.defects, key=lambda d: d.id)),
+        defects=tuple(defect_from_row(d) for d in sorted(insp.defects, key=lambda d: d.id)),
         reviews=tuple(reviews),
     )
 

@@ -65,11 +65,14 @@ class ReportWindow:
     @classmethod
     def parse(cls, since: str | None = None, until: str | None = None, lot: str | None = None) -> ReportWindow:
         """From CLI strings; raises WindowError naming the option and the value."""
-        return cls(
-            since=parse_time(since, option="--since") if since is not None else None,
-            until=parse_time(until, option="--until", end_of_day=True) if until is not None else None,
-            lot=lot,
-        )
+        start = parse_time(since, option="--since") if since is not None else None
+        end = parse_time(until, option="--until", end_of_day=True) if until is not None else None
+        if start is not None and end is not None and start >= end:
+            raise WindowError(
+                f"--since {since!r} ({start.isoformat()}) is not before --until {until!r} ({end.isoformat()}, "
+                "exclusive; a bare date means the end of that day)"
+            )
+        return cls(since=start, until=end, lot=lot)
 
     @classmethod
     def shift(cls, day: date, start_hour: float, hours: float, lot: str | None = None) -> ReportWindow:
