@@ -1,0 +1,213 @@
+"""The X-ray simulator: part geometry + flaws + image formation -> one labelled radiograph."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+from vision.types import DetectorMode, FlawClass, PartFamily, PartIdentity, TrueFlaw, XrayImage
+from vision.xray.flaws import FlawDraft, make_flaw
+from vision.xray.intensifier import circular_field, draw_distortion_k, intensifier_display, pincushion_maps
+from vision.xray.params import XraySimParams
+from vision.xray.parts import render_part
+from vision.xray.physics import (
+    DetectorFrames,
+    Exposure,
+    blur,
+    draw_exposure,
+    expose,
+    flat_panel_counts,
+    make_detector,
+    noise_sigma_rel,
+    scatter,
+    transmission,
+)
+
+_MATERIAL_MM = 0.3
+_CNR_CAP = 999.0
+
+
+@dataclass(frozen=True)
+class FlawTruth:
+    """One rendered flaw instance (detector class or anomaly-only kind); instance_id is its value in the mask."""
+
+    instance_id: int
+    kind: str
+    flaw_class: FlawClass | None
+    bbox_xyxy_px: tuple[float, float, float, float]
+    size_mm: float
+    depth_mm: float
+    cnr: float
+
+
+@dataclass(frozen=True, eq=False)
+class SimulatedShot:
+    image: XrayImage
+    instance_mask: np.ndarray  # int32, 0 background, i = instance i (see `instances`)
+    material_mask: np.ndarray  # bool, where the part's aluminium is
+    thickness_mm: np.ndarray  # float32, aluminium path length of the sound part along each ray
+    anomaly_kinds: tuple[str, ...]  # anomaly-only kinds present, one entry per such instance
+    instances: tuple[FlawTruth, ...]
+    family: PartFamily
+    exposure: Exposure
+    detector_index: int
+
+    @property
+    def flawed(self) -> bool:
+        return bool(self.instances)
+
+
+class XraySimulator:
+    """Renders radiographs from an injected Generator: the same generator state gives the same shot."""
+
+    def __init__(self, params: XraySimParams | None = None) -> None:
+        self.params = params or XraySimParams()
+        self._detectors: dict[int, DetectorFrames] = {}
+
+    def detector(self, index: int = 0) -> DetectorFrames:
+        """Fixed pattern of detector `index` of the pool (for flat-field calibration frames)."""
+        p = self.params
+        if index not in self._detectors:
+            mode_id = list(DetectorMode).index(p.detector_mode)
+            seq = np.random.SeedSequence([p.detector_seed, index, p.width_px, p.height_px, mode_id])
+            self._detectors[index] = make_detector(np.random.default_rng(seq), p.height_px, p.width_px, p.detector_mode)
+        return self._detectors[index]
+
+    def render(
+        self,
+        rng: np.random.Generator,
+        family: PartFamily | None = None,
+        flawed: bool | None = None,
+        part: PartIdentity | None = None,
+    ) -> SimulatedShot:
+        p = self.params
+        r = p.randomise
+        if family is None:
+            w = np.asarray(p.family_weights or [1.0] * len(p.families), float)
+            family = p.families[int(rng.choice(len(p.families), p=w / w.sum()))]
+        if flawed is None:
+            flawed = bool(rng.random() >= p.flaw_free_share)
+        geo = render_part(family, rng, p.width_px, p.height_px, r)
+        mmpp = geo.view.mm_per_px
+        magnification = float(rng.uniform(1.1, 1.2 + 0.6 * r))
+        e = draw_exposure(rng, (p.kv_min, p.kv_max), p.detector_mode, mmpp, magnification, r, p.noise_scale)
+        det_index = int(rng.integers(0, p.detector_pool))
+        det = self.detector(det_index)
+
+        thickness = geo.thickness_mm
+        t_total = thickness if geo.fixture_mm is None else thickness + geo.fixture_mm
+        primary = transmission(t_total, e)
+        scat = scatter(primary, e)
+        drafts = self._draw_flaws(rng, flawed, thickness, t_total, primary, scat, e, mmpp)
+        instance = np.zeros((p.height_px, p.width_px), np.int32)
+        if drafts:
+            t_eff = t_total.copy()
+            for i, (d, _) in enumerate(drafts, start=1):
+                t_eff[d.window] += d.delta_mm
+                instance[d.window][d.mask] = i
+            for d, _ in drafts:  # windows may overlap: recompute each from the summed path lengths
+                primary[d.window] = transmission(t_eff[d.window], e)
+        quanta = expose(primary + scat, e, rng)
+        material = thickness > _MATERIAL_MM
+
+        if p.detector_mode == DetectorMode.FLAT_PANEL:
+            pixels = flat_panel_counts(quanta, e, det, rng)
+            inst_out, mat_out, thick_out = instance, material, thickness
+        else:
+            y = intensifier_display(quanta, e, det, material, rng, r)
+            k = draw_distortion_k(rng, r)
+            if k > 0:
+                mx, my = pincushion_maps(p.height_px, p.width_px, k)
+                y = cv2.remap(y, mx, my, cv2.INTER_LINEAR)
+                inst_out = cv2.remap(instance.astype(np.uint16), mx, my, cv2.INTER_NEAREST).astype(np.int32)
+                mat_out = cv2.remap(material.view(np.uint8), mx, my, cv2.INTER_NEAREST).astype(bool)
+                thick_out = cv2.remap(thickness, mx, my, cv2.INTER_LINEAR)
+            else:
+                inst_out, mat_out, thick_out = instance, material, thickness
+            if rng.random() < 0.15 * r:
+                y = y * circular_field(p.height_px, p.width_px, rng)
+            pixels = (y * np.float32(255.0) + np.float32(0.5)).astype(np.uint8)
+
+        instances = _instances(inst_out, drafts)
+        true_flaws = tuple(
+            TrueFlaw(f.flaw_class, f.bbox_xyxy_px, f.size_mm, f.depth_mm, f.cnr)
+            for f in instances
+            if f.flaw_class is not None
+        )
+        image = XrayImage(
+            pixels=pixels,
+            bit_depth=p.bit_depth,
+            pixel_pitch_mm=mmpp * magnification,
+            magnification=magnification,
+            tube_kv=round(e.kv, 2),
+            source=f"simulator:{family.value}",
+            part=part,
+            true_flaws=true_flaws,
+        )
+        anomaly = tuple(f.kind for f in instances if f.flaw_class is None)
+        return SimulatedShot(image, inst_out, mat_out, thick_out, anomaly, instances, family, e, det_index)
+
+    def _draw_flaws(
+        self,
+        rng: np.random.Generator,
+        flawed: bool,
+        thickness: np.ndarray,
+        t_total: np.ndarray,
+        primary: np.ndarray,
+        scat: np.ndarray,
+        e: Exposure,
+        mmpp: float,
+    ) -> list[tuple[FlawDraft, float]]:
+        """Flaws whose contrast-to-noise ratio reaches params.min_cnr, each with its CNR."""
+        p = self.params
+        if not flawed:
+            return []
+        use_anomaly = bool(p.anomaly_kinds) and (not p.has_flaw_classes or rng.random() < p.anomaly_share)
+        if use_anomaly:
+            kinds: list[str] = list(p.anomaly_kinds)
+            weights = np.ones(len(kinds))
+            target = int(rng.integers(1, 3))
+        else:
+            kinds = [c.value for c in FlawClass]
+            weights = np.array([p.flaw_mix.get(c, 0.0) for c in FlawClass], float)
+            target = min(p.max_flaws, 1 + int(rng.poisson(0.8)))
+        weights = weights / weights.sum()
+        occupied = np.zeros(thickness.shape, bool)
+        out: list[tuple[FlawDraft, float]] = []
+        sigma = math.hypot(e.focal_blur_px, e.detector_blur_px)
+        for _ in range(4 * target + 4):
+            if len(out) >= target:
+                break
+            kind = kinds[int(rng.choice(len(kinds), p=weights))]
+            d = make_flaw(rng, kind, thickness, occupied, mmpp, p.flaw_size_mm)
+            if d is None:
+                continue
+            win = d.window
+            base = primary[win]
+            diff = transmission(t_total[win] + d.delta_mm, e) - base
+            contrast = abs(float(blur(diff, sigma)[d.mask].mean()))
+            level = float((base + scat[win])[d.mask].mean())
+            noise = noise_sigma_rel(level, e)
+            cnr = _CNR_CAP if noise <= 0 else min(_CNR_CAP, contrast / noise)
+            if cnr < p.min_cnr:
+                continue
+            occupied[win] |= d.mask
+            out.append((d, round(cnr, 3)))
+        return out
+
+
+def _instances(instance: np.ndarray, drafts: list[tuple[FlawDraft, float]]) -> tuple[FlawTruth, ...]:
+    """Boxes from the final (possibly distorted) mask; an instance distorted away entirely is dropped."""
+    found = ndimage.find_objects(instance, max_label=len(drafts))
+    out = []
+    for i, ((d, cnr), sl) in enumerate(zip(drafts, found, strict=True), start=1):
+        if sl is None:
+            continue
+        ys, xs = sl
+        bbox = (float(xs.start), float(ys.start), float(xs.stop), float(ys.stop))
+        out.append(FlawTruth(i, d.kind, d.flaw_class, bbox, d.size_mm, d.depth_mm, cnr))
+    return tuple(out)
