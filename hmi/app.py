@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from hmi import auth, fmt
-from hmi.views import alarms, common, inspection, overview, reports, review, robot
 from hmi.runtime import HmiContext, context
+from hmi.views import alarms, common, inspection, overview, reports, review, robot
 
 PAGES = (
     (overview.page, "Overview", "overview"),

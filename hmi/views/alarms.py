@@ -12,8 +12,8 @@ import streamlit as st
 from hmi import auth, fmt, records
 from hmi.auth import Login
 from hmi.model import AlarmView, Command, CommandKind
-from hmi.views import common
 from hmi.runtime import HmiContext
+from hmi.views import common
 
 _SEVERITY_SALIENCE = {"Critical": fmt.Salience.ALARM, "High": fmt.Salience.ALARM, "Medium": fmt.Salience.ATTENTION}
 

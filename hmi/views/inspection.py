@@ -10,8 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from hmi import fmt, overlay, records
-from hmi.views import common
 from hmi.runtime import HmiContext
+from hmi.views import common
 from vision.types import FlawClass, Verdict
 
 _VERDICT_SALIENCE = {"OK": fmt.Salience.NORMAL, "REVIEW": fmt.Salience.ATTENTION, "NOK": fmt.Salience.ALARM}

@@ -19,8 +19,8 @@ import streamlit as st
 from cell_control.reports import KpiSettings, ReportWindow, WindowError, compute_kpis
 from hmi import fmt
 from hmi.auth import Login
-from hmi.views import common
 from hmi.runtime import HmiContext
+from hmi.views import common
 
 FORMATS = {
     "pdf": "application/pdf",

@@ -9,9 +9,9 @@ from cell_control.store import Store, StoreError
 from cell_control.users import Action, is_allowed
 from hmi import records
 from hmi.auth import Login
+from hmi.runtime import HmiContext
 from hmi.views import common
 from hmi.views.inspection import show_inspection
-from hmi.runtime import HmiContext
 from vision.types import Verdict
 
 

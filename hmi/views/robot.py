@@ -8,8 +8,8 @@ import streamlit as st
 from hmi import auth, fmt
 from hmi.auth import Login
 from hmi.model import CellSnapshot, Command, CommandKind
-from hmi.views import common
 from hmi.runtime import HmiContext
+from hmi.views import common
 
 TREND_S = 300.0
 
