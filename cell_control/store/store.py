@@ -248,3 +248,14 @@ class Store:
         with self.session() as s:
             rows = s.execute(select(InspectionRow.verdict, func.count()).group_by(InspectionRow.verdict))
             return {v: int(n) for v, n in rows}
+
+    def count_tasks(self, outcome: str | None = None) -> int:
+        with self.session() as s:
+            q = select(func.count(RobotTaskRow.id))
+            if outcome is not None:
+                q = q.where(RobotTaskRow.outcome == outcome)
+            return int(s.scalar(q) or 0)
+
+    def count_interventions(self) -> int:
+        with self.session() as s:
+            return int(s.scalar(select(func.count(InterventionRow.id))) or 0)
