@@ -38,6 +38,13 @@ class CellSection(_Strict):
     planned_production_h_per_day: float = Field(16.0, gt=0.0, le=24.0)
     ideal_cycle_s: float = Field(6.0, gt=0.0, le=600.0)
     part_interval_s: float = Field(2.0, ge=0.0, le=600.0, description="simulated feeder spacing")
+    auto_start: bool = Field(True, description="simulation: issue Reset + Start at launch")
+    feeder: Literal["simulated", "off"] = Field("simulated", description="off: parts come from the PLC / OPC UA")
+    max_task_retries: int = Field(2, ge=0, le=10, description="autonomous re-tries of a recoverable robot task")
+    robot_task_timeout_s: float = Field(120.0, gt=0.0, le=3600.0, description="no result by then: link lost")
+    sim_operator_response_s: float | None = Field(
+        30.0, ge=0.0, le=3600.0, description="simulation: a stand-in operator clears holds after this; null: nobody"
+    )
 
 
 class OpcuaConfig(_Strict):
@@ -62,6 +69,7 @@ class ModbusConfig(_Strict):
     device_id: int = Field(1, ge=0, le=247)
     map_file: Path = Path("configs/modbus_map.yaml")
     allow_list: tuple[str, ...] = ("127.0.0.1",)
+    plc_watchdog_s: float = Field(5.0, ge=0.0, le=600.0, description="PLC heartbeat silence that stops the cell; 0 off")
 
     @field_validator("host")
     @classmethod
