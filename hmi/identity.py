@@ -35,12 +35,6 @@ class Identity:
         return f"Identity(user={self.user!r})"
 
 
-def client_cert_paths(home: Path) -> tuple[Path, Path]:
-    """(certificate DER, private key PEM) of the HMI's OPC UA application instance."""
-    d = home / "pki" / "hmi"
-    return d / "cert.der", d / "key.pem"
-
-
 def _secret_file(home: Path) -> Path:
     return home / "hmi" / "monitor.json"
 
@@ -72,21 +66,11 @@ def monitor_identity(home: Path, users: UserStore, environ: dict[str, str] | Non
     return Identity(MONITOR_USER, password)
 
 
-CERT_HOST_NAME = "ironcell-hmi"
+def ensure_client_certificate(home: Path) -> tuple[Path, Path]:
+    """The HMI's OPC UA application certificate (DER) and key (PEM), made once under
+    `$IRONCELL_HOME/pki/clients/hmi/` and trusted by a cell that shares this IRONCELL_HOME; a cell
+    elsewhere must trust the DER file (`ironcell certs trust PATH`)."""
+    from cell_control.opcua.pki import ensure_client_certificate as ensure
 
-
-def ensure_client_certificate(home: Path) -> Path:
-    """Creates (once) the HMI's OPC UA application certificate; returns the DER path to trust on the cell."""
-    import asyncio
-
-    from asyncua import Client
-
-    cert, key = client_cert_paths(home)
-
-    async def make() -> None:
-        client = Client("opc.tcp://127.0.0.1:4840")
-        client.application_uri = HMI_APPLICATION_URI
-        await client.setup_self_signed_certificate(key, cert, host_name=CERT_HOST_NAME)
-
-    asyncio.run(make())
-    return cert
+    cert, key, _uri = ensure(home, "hmi", HMI_APPLICATION_URI)
+    return cert, key

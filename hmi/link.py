@@ -7,7 +7,8 @@
   activation, so each login gets its own client (created on login, kept server-side keyed by an opaque
   token, disconnected after `USER_IDLE_S` without commands and reconnected on the next one).
 - Every client uses Basic256Sha256 SignAndEncrypt with the HMI's own application certificate
-  (`$IRONCELL_HOME/pki/hmi/`); the cell must trust it (`ironcell certs trust PATH`).
+  (`$IRONCELL_HOME/pki/clients/hmi/`), trusted at once by a cell sharing that IRONCELL_HOME, else
+  by `ironcell certs trust PATH` on the cell.
 - When the cell is unreachable the snapshot says so (banner) and the monitor retries with backoff.
 
 Streamlit code never touches asyncua: the public methods are thread-safe and synchronous.
@@ -29,7 +30,7 @@ from typing import Any
 
 from cell_control.opcua.names import MACHINES_FOLDER, NAMESPACE_URI, CellNodes
 from hmi import decode
-from hmi.identity import CERT_HOST_NAME, HMI_APPLICATION_URI, Identity, client_cert_paths
+from hmi.identity import HMI_APPLICATION_URI, Identity, ensure_client_certificate
 from hmi.model import CellSnapshot, Command, CommandKind, CommandResult, TrendPoint
 from hmi.render import latest_render
 
@@ -53,10 +54,13 @@ _PACKML_METHOD = {
 }
 
 
-def explain(exc: BaseException) -> str:
+def explain(exc: BaseException, connecting: bool = False) -> str:
     """A sentence for the operator from an asyncua/socket failure."""
     name = type(exc).__name__
     text = str(exc) or name
+    if connecting and name == "BadUserAccessDenied":
+        # ActivateSession answers this when the user name or password does not match
+        return "The cell rejected this user name or password."
     if name in ("BadUserAccessDenied",):
         return "The cell refused: your role may not do this (BadUserAccessDenied)."
     if name in ("BadIdentityTokenRejected", "BadIdentityTokenInvalid", "BadUserSignatureInvalid"):
@@ -64,7 +68,7 @@ def explain(exc: BaseException) -> str:
     if "Certificate" in name or "SecurityChecks" in name:
         return (
             f"The cell does not trust the HMI's certificate ({name}). On the cell run "
-            "`ironcell certs trust <IRONCELL_HOME>/pki/hmi/cert.der` (the HMI's copy), then wait for the reconnect."
+            "`ironcell certs trust <HMI's IRONCELL_HOME>/pki/clients/hmi/cert.der`, then wait for the reconnect."
         )
     if name == "BadInvalidState":
         return "The cell refused the command in its current state."
@@ -120,6 +124,7 @@ class OpcuaCellLink:
         ready.wait(5.0)
 
     def stop(self) -> None:
+        """Ends the link (tests; the HMI server process simply exits)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10.0)
@@ -176,8 +181,22 @@ class OpcuaCellLink:
         ready.set()
         try:
             loop.run_until_complete(self._monitor_forever())
+            loop.run_until_complete(self._close_all())
         finally:
             loop.close()
+
+    async def _close_all(self) -> None:
+        with self._lock:
+            clients = [s.client for s in self._sessions.values() if s.client is not None]
+            for s in self._sessions.values():
+                s.client = None
+        for c in clients:
+            await self._disconnect(c)
+        me = asyncio.current_task()
+        rest = [t for t in asyncio.all_tasks() if t is not me]
+        for t in rest:
+            t.cancel()
+        await asyncio.gather(*rest, return_exceptions=True)
 
     async def _new_client(self, ident: Identity | None) -> Any:
         from asyncua import Client
@@ -190,8 +209,7 @@ class OpcuaCellLink:
             client.set_user(ident.user)
             client.set_password(ident.password)
         if self.security:
-            cert, key = client_cert_paths(self.home)
-            await client.setup_self_signed_certificate(key, cert, host_name=CERT_HOST_NAME)
+            cert, key = await asyncio.to_thread(ensure_client_certificate, self.home)
             await client.set_security(SecurityPolicyBasic256Sha256, cert, key)
         return client
 
@@ -232,7 +250,13 @@ class OpcuaCellLink:
                 backoff = 0.5
                 await self._poll(client, nodes)
             except Exception as exc:
-                msg = explain(exc)
+                msg = explain(exc, connecting=client is None)
+                if client is None and msg.startswith("The cell rejected"):
+                    who = self.monitor.user if self.monitor else "(none)"
+                    msg = (
+                        f"the cell rejected the HMI's monitor account {who!r}; share IRONCELL_HOME with the cell "
+                        "or set IRONCELL_HMI_USER and IRONCELL_HMI_PASSWORD to a viewer of the cell"
+                    )
                 log.info("cell link: %s", msg)
                 prev = self.snapshot()
                 self._publish(replace(prev, connected=False, error=msg, render_png=None))
@@ -306,7 +330,7 @@ class OpcuaCellLink:
                 try:
                     sess.client = await self._connect(sess.ident)
                 except Exception as exc:
-                    log.info("user %s: cannot open an OPC UA session: %s", sess.ident.user, explain(exc))
+                    log.info("user %s: no OPC UA session: %s", sess.ident.user, explain(exc, connecting=True))
                     raise
         return sess
 
@@ -314,7 +338,7 @@ class OpcuaCellLink:
         try:
             sess = await self._ensure_user_client(token)
         except Exception as exc:
-            return CommandResult(False, explain(exc))
+            return CommandResult(False, explain(exc, connecting=True))
         if sess is None:
             return CommandResult(False, "Your HMI session has ended; log in again.")
         sess.last_used = time.monotonic()

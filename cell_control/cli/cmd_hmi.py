@@ -33,9 +33,9 @@ def register(app: typer.Typer) -> None:
         cfg = load_or_exit(config)
         home = ironcell_home()
         url = opcua_url or os.environ.get(OPCUA_URL_ENV) or cfg.hmi.opcua_url
-        cert = ensure_client_certificate(home)
+        cert, _key = ensure_client_certificate(home)
         monitor = monitor_identity(home, UserStore(home))
-        typer.echo(f"HMI OPC UA certificate: {cert} (the cell must trust it: ironcell certs trust {cert})")
+        typer.echo(f"HMI OPC UA certificate: {cert} (a cell elsewhere must trust it: ironcell certs trust PATH)")
         if monitor is None:
             typer.echo("warning: no monitor identity; set IRONCELL_HMI_USER and IRONCELL_HMI_PASSWORD", err=True)
         if init_only:
