@@ -25,6 +25,7 @@ class SafetyConfig(_Strict):
     torque_rate_limit_nm_per_s: float = Field(1000.0, gt=0.0, le=100000.0)
     workspace_min_m: tuple[float, float, float] = (-0.2, -1.0, 0.0)
     workspace_max_m: tuple[float, float, float] = (1.2, 1.0, 1.8)
+    speed_tolerance: float = Field(0.25, ge=0.0, le=2.0)  # monitor trips at limit * (1 + tolerance)
 
 
 class RobotConfig(_Strict):
@@ -39,3 +40,10 @@ class RobotConfig(_Strict):
     render_width_px: int = Field(320, ge=32, le=1920)
     render_height_px: int = Field(240, ge=32, le=1080)
     seed: int = 0
+    grip_force_n: float = Field(80.0, gt=0.0, le=140.0)  # gripper force limit (each finger)
+    part_pose_noise_m: float = Field(0.01, ge=0.0, le=0.05)  # sim feeder: where parts leave the X-ray station
+    part_pose_noise_deg: float = Field(10.0, ge=0.0, le=45.0)
+    part_mass_noise: float = Field(0.2, ge=0.0, le=0.5)  # sim feeder: true mass within +-this share of nominal
+    perception_noise_m: float = Field(0.002, ge=0.0, le=0.02)  # simulated part localisation error (1 sigma)
+    perception_noise_deg: float = Field(1.0, ge=0.0, le=10.0)
+    state_publish_hz: float = Field(50.0, gt=0.0, le=1000.0)

@@ -70,3 +70,9 @@ class RobotState:
     contact_force_n: float
     current_task_id: str | None = None
     reason: str = ""
+    phase: str = ""  # skill step of the current task (approach, grasp, lift, transfer, release, ...)
+    active_arm: str = ""
+    stop_category: int | None = None  # 0/1 emergency, 2 protective; None while not stopped
+    protective_stops: int = 0  # counters since the robot process started
+    recoveries: int = 0  # autonomous re-grasps
+    interventions: int = 0  # tasks that ended needing a person

@@ -1,0 +1,193 @@
+"""The MuJoCo cell: model and data, part feeder, contact-force sensing and simulated part localisation."""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import mujoco
+import numpy as np
+
+from robot.controller import ArmState
+from robot.kinematics import ArmIndex
+from robot.scene import ARMS, LAYOUT, PART_FAMILIES, build_scene_xml, home_joint_positions, part_half_height_m
+
+PARK_POSITIONS = {"wheel": (-0.8, 0.9), "housing": (-0.8, -0.9)}
+
+
+class PartPose(NamedTuple):
+    pos_m: np.ndarray
+    yaw_rad: float
+    upright: bool  # tool-down grasp possible (part's z axis within 25 degrees of vertical)
+
+
+class ContactReading(NamedTuple):
+    external_n: float  # contact force on the robot and its held part from everything else
+    finger_part_contacts: int  # fingers touching the target part (0, 1, 2)
+
+
+class CellSim:
+    """Owns MjModel/MjData. Nothing else writes to the data, so one step = one control tick."""
+
+    def __init__(self, hand_probe: bool = False, timestep_s: float = 0.001) -> None:
+        self.xml = build_scene_xml(hand_probe=hand_probe, timestep_s=timestep_s)
+        self.m = mujoco.MjModel.from_xml_string(self.xml)
+        self.d = mujoco.MjData(self.m)
+        self.scratch = mujoco.MjData(self.m)
+        self.arms = {side: ArmIndex.of(self.m, side) for side in ARMS}
+        self.part_body = {f: self.m.body(f"part_{f}").id for f in PART_FAMILIES}
+        self.part_qpos = {f: int(self.m.jnt_qposadr[self.m.joint(f"part_{f}").id]) for f in PART_FAMILIES}
+        self.part_dof = {f: int(self.m.jnt_dofadr[self.m.joint(f"part_{f}").id]) for f in PART_FAMILIES}
+        self._base_inertia = {f: self.m.body_inertia[b].copy() for f, b in self.part_body.items()}
+        self._base_mass = {f: float(self.m.body_mass[b]) for f, b in self.part_body.items()}
+        robot_bodies: set[int] = {self.m.body("torso").id, self.m.body("head").id}
+        for a in self.arms.values():
+            robot_bodies |= a.body_ids
+        # Each arm's joints are contiguous in qpos/qvel: slices avoid fancy-index copies in the 1 kHz loop.
+        self._qs = {k: slice(int(a.qpos[0]), int(a.qpos[0]) + 7) for k, a in self.arms.items()}
+        self._ds = {k: slice(int(a.dof[0]), int(a.dof[0]) + 7) for k, a in self.arms.items()}
+        for a in self.arms.values():
+            assert list(a.qpos) == list(range(a.qpos[0], a.qpos[0] + 7)), "arm joints must be contiguous"
+            assert list(a.dof) == list(range(a.dof[0], a.dof[0] + 7)), "arm DoFs must be contiguous"
+        # Per geom: -1 environment, -2 robot, else the part body id (so a part's contacts can be told apart).
+        cls = np.full(self.m.ngeom, -1, dtype=int)
+        for g in range(self.m.ngeom):
+            b = int(self.m.geom_bodyid[g])
+            if b in robot_bodies:
+                cls[g] = -2
+            elif b in self.part_body.values():
+                cls[g] = b
+        self._geom_class = cls.tolist()
+        self._jp = np.zeros((3, self.m.nv))
+        self._jr = np.zeros((3, self.m.nv))
+        self._f6 = np.zeros(6)
+        self.arm_moving_mass_kg = float(sum(self.m.body_mass[b] for b in self.arms["right"].body_ids))
+        for side, a in self.arms.items():
+            self.d.qpos[a.qpos] = home_joint_positions(side)
+        for fam in PART_FAMILIES:
+            self.park(fam)
+        mujoco.mj_forward(self.m, self.d)
+
+    # --- time and actuation -------------------------------------------------------------------------
+    @property
+    def time_s(self) -> float:
+        return float(self.d.time)
+
+    def step(self) -> None:
+        mujoco.mj_step(self.m, self.d)
+
+    def set_arm_torque(self, side: str, tau_nm: np.ndarray) -> None:
+        self.d.ctrl[self.arms[side].act] = tau_nm
+
+    def set_grip_force(self, side: str, force_n: float) -> None:
+        """Positive opens, negative closes: the force on each finger (the fingers are coupled)."""
+        a, b = self.arms[side].grip_act
+        self.d.ctrl[a] = force_n
+        self.d.ctrl[b] = force_n
+
+    def finger_gap_m(self, side: str) -> float:
+        a, b = self.arms[side].finger_qpos
+        return float(self.d.qpos[a] + self.d.qpos[b])
+
+    def finger_speed_m_per_s(self, side: str) -> float:
+        return float(self.d.qvel[self.arms[side].finger_dof[0]])
+
+    # --- state ---------------------------------------------------------------------------------------
+    def arm_state(self, side: str) -> ArmState:
+        site = self.arms[side].tcp_site
+        ds = self._ds[side]
+        d = self.d
+        mujoco.mj_jacSite(self.m, d, self._jp, self._jr, site)
+        jac = np.empty((6, 7))
+        jac[:3] = self._jp[:, ds]
+        jac[3:] = self._jr[:, ds]
+        return ArmState(
+            d.qpos[self._qs[side]].copy(),
+            d.qvel[ds].copy(),
+            d.site_xpos[site].copy(),
+            d.site_xmat[site].reshape(3, 3).copy(),
+            jac,
+            d.qfrc_bias[ds].copy(),
+        )
+
+    def joint_positions(self) -> np.ndarray:
+        return np.concatenate([self.d.qpos[a.qpos] for a in self.arms.values()])
+
+    def tcp(self, side: str) -> tuple[np.ndarray, np.ndarray]:
+        a = self.arms[side]
+        return self.d.site_xpos[a.tcp_site].copy(), self.d.site_xmat[a.tcp_site].reshape(3, 3).copy()
+
+    def warnings(self) -> dict[str, int]:
+        """Counts of MuJoCo's own warnings (contact buffer full, bad qacc, ...) since the data was made."""
+        names = {int(v): k for k, v in mujoco.mjtWarning.__members__.items()}
+        return {names.get(i, str(i)): int(w.number) for i, w in enumerate(self.d.warning) if i in names}
+
+    # --- part feeder ---------------------------------------------------------------------------------
+    def park(self, family: str) -> None:
+        x, y = PARK_POSITIONS[family]
+        self._place(family, np.array([x, y, part_half_height_m(family)]), 0.0)
+
+    def spawn_part(self, family: str, xy_m: np.ndarray, yaw_rad: float, mass_kg: float) -> None:
+        """Put the part on the station-exit surface, as the X-ray station's out-feed would."""
+        b = self.part_body[family]
+        scale = mass_kg / self._base_mass[family]
+        self.m.body_mass[b] = mass_kg
+        self.m.body_inertia[b] = self._base_inertia[family] * scale
+        z = LAYOUT.station_surface_z_m + part_half_height_m(family) + 0.001
+        self._place(family, np.array([xy_m[0], xy_m[1], z]), yaw_rad)
+        mujoco.mj_forward(self.m, self.d)
+
+    def _place(self, family: str, pos: np.ndarray, yaw_rad: float) -> None:
+        i = self.part_qpos[family]
+        self.d.qpos[i : i + 3] = pos
+        self.d.qpos[i + 3 : i + 7] = (np.cos(yaw_rad / 2), 0.0, 0.0, np.sin(yaw_rad / 2))
+        j = self.part_dof[family]
+        self.d.qvel[j : j + 6] = 0.0
+
+    def part_pose(self, family: str) -> PartPose:
+        b = self.part_body[family]
+        r = self.d.xmat[b].reshape(3, 3)
+        yaw = float(np.arctan2(r[1, 0], r[0, 0]))
+        return PartPose(self.d.xpos[b].copy(), yaw, bool(r[2, 2] > np.cos(np.radians(25.0))))
+
+    def part_speed_m_per_s(self, family: str) -> float:
+        j = self.part_dof[family]
+        return float(np.linalg.norm(self.d.qvel[j : j + 3]))
+
+    def locate_part(self, family: str, rng: np.random.Generator, noise_m: float, noise_rad: float) -> PartPose:
+        """Simulated localisation by the head camera: the true pose with Gaussian error."""
+        p = self.part_pose(family)
+        pos = p.pos_m + np.array([*rng.normal(0.0, noise_m, 2), 0.0])
+        return PartPose(pos, p.yaw_rad + float(rng.normal(0.0, noise_rad)), p.upright)
+
+    # --- contact sensing -----------------------------------------------------------------------------
+    def contacts(self, side: str, target_family: str | None, held: bool) -> ContactReading:
+        """External force at the tool: robot (and, while held, the part) against anything but the gripped part.
+
+        The squeeze between the fingers and the target part is internal and not counted; while the part is
+        held, what the world pushes on it (a table, a bin wall, a hand) is.
+        """
+        d = self.d
+        n = d.ncon
+        if n == 0:
+            return ContactReading(0.0, 0)
+        target = self.part_body[target_family] if target_family else -3
+        cls = self._geom_class
+        fa, fb = self.arms[side].finger_geoms
+        hits_a = hits_b = False
+        total = 0.0
+        f6 = self._f6
+        # A plain loop over the few contacts is cheaper than numpy masks at this size (~10 contacts).
+        for i, (g1, g2) in enumerate(d.contact.geom.tolist()):
+            c1, c2 = cls[g1], cls[g2]
+            robot1, robot2 = c1 == -2, c2 == -2
+            if robot1 and robot2:
+                continue
+            if (robot1 and c2 == target) or (robot2 and c1 == target):
+                hits_a = hits_a or fa in (g1, g2)
+                hits_b = hits_b or fb in (g1, g2)
+                continue
+            if robot1 or robot2 or (held and (c1 == target or c2 == target)):
+                mujoco.mj_contactForce(self.m, d, i, f6)
+                total += math.sqrt(f6[0] * f6[0] + f6[1] * f6[1] + f6[2] * f6[2])
+        return ContactReading(total, int(hits_a) + int(hits_b))
