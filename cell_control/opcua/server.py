@@ -86,7 +86,7 @@ class CellOpcuaServer:
         if s.allow_insecure_loopback:
             policies.append(ua.SecurityPolicyType.NoSecurity)
         self.server.set_security_policy(policies)
-        self.server.set_security_IDs(["Username"])
+        self.server.set_identity_tokens([ua.UserNameIdentityToken])
         cert, key = ensure_server_certificate(self.home, s.application_uri)
         await self.server.load_certificate(str(cert))
         await self.server.load_private_key(str(key))

@@ -1,0 +1,1 @@
+"""The cell's Modbus TCP server for the line PLC (pymodbus)."""
