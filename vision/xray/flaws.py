@@ -80,7 +80,8 @@ def _half_px(extent_mm: float, mmpp: float) -> int:
 def _porosity(rng: np.random.Generator, size: float, mmpp: float) -> tuple[_Body, int]:
     if rng.random() < 0.6 or size < 1.5:  # single gas pore, nearly round
         a = size / 2
-        axes = np.array([[a, a * rng.uniform(0.6, 1.0), a * rng.uniform(0.6, 1.0)]])
+        # gas pores are round in plane; along the ray they range from flattened to elongated (solidification)
+        axes = np.array([[a, a * rng.uniform(0.6, 1.0), a * rng.uniform(0.6, 1.5)]])
         half = _half_px(size, mmpp)
         ss = _ss_for(half)
         x, y = _local_grid(half, ss, mmpp, rng.uniform(0, math.pi))
@@ -90,7 +91,7 @@ def _porosity(rng: np.random.Generator, size: float, mmpp: float) -> tuple[_Body
     radius = np.exp(rng.uniform(math.log(0.15), math.log(max(0.2, min(1.0, size / 6))), n))
     ang, rad = rng.uniform(0, 2 * math.pi, n), np.sqrt(rng.random(n)) * (size / 2 - radius)
     centres = np.stack([rad * np.cos(ang), rad * np.sin(ang) * rng.uniform(0.5, 1.0)], axis=1)
-    axes = np.stack([radius, radius * rng.uniform(0.7, 1.0, n), radius], axis=1)
+    axes = np.stack([radius, radius * rng.uniform(0.7, 1.0, n), radius * rng.uniform(1.0, 2.0, n)], axis=1)
     true = float(np.max(np.ptp(centres, axis=0)) + 2 * radius.max())
     half = _half_px(size, mmpp)
     ss = _ss_for(half)
@@ -126,7 +127,7 @@ def _shrinkage(rng: np.random.Generator, size: float, mmpp: float) -> tuple[_Bod
     ss = _ss_for(half)
     x, y = _local_grid(half, ss, mmpp, rng.uniform(0, 2 * math.pi))
     pts, radii = _dendrite(rng, size)
-    axes = np.stack([radii, radii * 0.8, radii * rng.uniform(1.0, 3.0)], axis=1)
+    axes = np.stack([radii, radii * 0.8, radii * rng.uniform(2.0, 5.0)], axis=1)
     depth = _ellipsoids(x, y, pts, axes, True)
     if rng.random() < 0.6:  # spongy core: thresholded smooth noise inside an envelope
         n = x.shape[0]
@@ -134,7 +135,7 @@ def _shrinkage(rng: np.random.Generator, size: float, mmpp: float) -> tuple[_Bod
         field: np.ndarray = cv2.GaussianBlur(white, (0, 0), max(1.0, 0.25 / mmpp * ss))
         field = field / (field.std() + 1e-6)
         env = 1.0 - (x**2 + y**2) / (size * rng.uniform(0.25, 0.45)) ** 2
-        sponge = np.clip(field - 0.6 + 0.8 * env, 0.0, None) * size * 0.35 * (env > 0)
+        sponge = np.clip(field - 0.6 + 0.8 * env, 0.0, None) * size * rng.uniform(0.3, 0.7) * (env > 0)
         depth = np.maximum(depth, sponge.astype(np.float32))
     ext = np.ptp(pts, axis=0) if len(pts) > 1 else np.zeros(2)
     true = float(max(ext.max() + 2 * radii.max(), size * 0.5))
@@ -269,33 +270,44 @@ def draw_size(rng: np.random.Generator, kind: str, size_range_mm: tuple[float, f
 ANOMALY_ONLY = ("foreign_object", "cold_shut", "surface_gas_hole")
 
 
-def _candidates(
+def _spots(
     rng: np.random.Generator, thickness: np.ndarray, occupied: np.ndarray, half: int, edge: bool
 ) -> list[tuple[int, int]]:
+    """Random free spots inside material (for surface holes: next to air)."""
     h, w = thickness.shape
     if w <= 2 * half + 2 or h <= 2 * half + 2:
         return []
     xs = rng.integers(half + 1, w - half - 1, 256)
     ys = rng.integers(half + 1, h - half - 1, 256)
-    t = thickness[ys, xs]
-    ok = t > 2.0 * _MATERIAL_MM
+    ok = thickness[ys, xs] > 2.0 * _MATERIAL_MM
     if edge:
         r = max(2, half // 2)
         near_air = np.zeros_like(ok)
         for dx, dy in ((r, 0), (-r, 0), (0, r), (0, -r)):
             near_air |= thickness[ys + dy, xs + dx] < _MATERIAL_MM
         ok &= near_air
-    idx = np.flatnonzero(ok)
-    order = idx[np.argsort(-t[idx], kind="stable")] if not edge else idx
     out = []
-    for i in order[:48]:
+    for i in np.flatnonzero(ok)[:64]:
         x, y = int(xs[i]), int(ys[i])
         if not occupied[y - half : y + half + 1, x - half : x + half + 1].any():
             out.append((x, y))
-    if not edge and len(out) > 1:  # prefer thick sections but do not always take the thickest spot
-        k = int(rng.integers(0, min(len(out), 12)))
-        out = out[k:] + out[:k]
+            if len(out) >= 24:
+                break
     return out
+
+
+def _fit(depth: np.ndarray, t: np.ndarray, body: np.ndarray, surface: bool) -> float:
+    """Scale (<= 1) the flaw's extent along the ray needs to fit the local wall; 0 when it does not fit.
+
+    The footprint must lie in metal thick enough everywhere (a 6 mm pore does not fit in a 4 mm rib seen
+    edge-on); a flaw may be flattened to 35 % of its drawn extent along the ray (pores in thin plates are)."""
+    if surface:
+        return 1.0 if float(np.mean(t[body] > _MATERIAL_MM)) >= 0.3 else 0.0
+    room = t[body] - _MIN_WALL_MM
+    if float(np.mean(room > 0.2)) < 0.97:
+        return 0.0
+    scale = float(np.quantile(np.maximum(room, 0.0) / np.maximum(depth[body], 1e-3), 0.05))
+    return min(1.0, scale) if scale >= 0.35 else 0.0
 
 
 def make_flaw(
@@ -306,28 +318,34 @@ def make_flaw(
     mm_per_px: float,
     size_range_mm: tuple[float, float],
 ) -> FlawDraft | None:
-    """Draws one flaw of `kind` at a free spot inside material; None when it cannot be placed."""
+    """Draws one flaw of `kind` at a free spot inside material where it fits; None when it cannot be placed."""
     fn, _ = GENERATORS[kind]
     size = draw_size(rng, kind, size_range_mm)
     body, half = fn(rng, size, mm_per_px)
-    spots = _candidates(rng, thickness, occupied, half, edge=body.reach_surface)
-    if not spots:
-        return None
-    x, y = spots[0]
     n = 2 * half + 1
     depth = body.depth_ss
     if body.ss > 1:
         depth = cv2.resize(depth, (n, n), interpolation=cv2.INTER_AREA)
-    window = (slice(y - half, y + half + 1), slice(x - half, x + half + 1))
-    t = thickness[window]
+    peak0 = float(depth.max())
+    if peak0 <= 0.02:
+        return None
+    footprint = depth >= 0.15 * peak0
+    for x, y in _spots(rng, thickness, occupied, half, edge=body.reach_surface):
+        window = (slice(y - half, y + half + 1), slice(x - half, x + half + 1))
+        t = thickness[window]
+        scale = _fit(depth, t, footprint, body.reach_surface)
+        if scale > 0:
+            break
+    else:
+        return None
     wall = 0.0 if body.reach_surface else _MIN_WALL_MM
-    depth = np.minimum(depth, np.maximum(t - wall, 0.0))
-    peak = float(depth.max())
+    placed = np.minimum(depth * np.float32(scale), np.maximum(t - wall, 0.0))
+    peak = float(placed.max())
     if peak <= 0.02:
         return None
-    mask = (depth >= max(0.02, 0.15 * peak)) & (t > _MATERIAL_MM)
+    mask = (placed >= max(0.02, 0.15 * peak)) & (t > _MATERIAL_MM)
     if not mask.any():
         return None
     flaw_class = None if kind in ANOMALY_ONLY else FlawClass(kind)
-    delta = (depth * np.float32(body.factor)).astype(np.float32)
+    delta = (placed * np.float32(body.factor)).astype(np.float32)
     return FlawDraft(kind, flaw_class, x - half, y - half, delta, mask, round(body.size_mm, 3), round(peak, 3))

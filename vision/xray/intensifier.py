@@ -39,7 +39,7 @@ def pincushion_maps(height_px: int, width_px: int, k_milli: int) -> tuple[np.nda
 
 def draw_distortion_k(rng: np.random.Generator, randomise: float) -> int:
     """Pincushion strength in thousandths, quantised so remap grids can be cached."""
-    return round(rng.uniform(0.0, 0.02 + 0.08 * randomise) * 100) * 10
+    return round(rng.uniform(0.0, 0.01 + 0.05 * randomise) * 100) * 10
 
 
 def intensifier_display(
@@ -54,21 +54,34 @@ def intensifier_display(
     r = randomise
     h, w = quanta.shape
     s: np.ndarray = quanta * np.float32(1.0 / e.photons_open)
-    glare = rng.uniform(0.02, 0.04 + 0.12 * r)
+    glare = rng.uniform(0.01, 0.02 + 0.06 * r)
     s = s + np.float32(glare) * lowpass(s, 0.12 * max(h, w))
     vignette = rng.uniform(0.05, 0.1 + 0.3 * r)
     s = s * (1.0 - np.float32(vignette) * _radius2(h, w)) * det.gain + det.offset
-    # display curve: from linear to strongly logarithmic (many intensifier cameras compress highlights)
-    a = math.exp(rng.uniform(math.log(0.5), math.log(2.0 + 60.0 * r)))
+    # display curve: from nearly linear to logarithmic (many intensifier cameras compress highlights)
+    a = math.exp(rng.uniform(math.log(1.0 + 4.0 * (1 - r)), math.log(5.0 + 60.0 * r)))
     y = np.log1p(np.maximum(s, 0.0) * np.float32(a)) * np.float32(1.0 / math.log1p(a))
+    if rng.random() < 0.5 * r:  # image enhancement many radioscopy stations apply: unsharp mask, wide kernel
+        y = y + np.float32(rng.uniform(0.3, 1.5)) * (y - lowpass(y, rng.uniform(8.0, 40.0)))
     sample = y[::7, ::7][material[::7, ::7]]
     if sample.size < 200:
         sample = y[::7, ::7].ravel()
-    lo_q, hi_q = np.quantile(sample, [0.01, 0.99])
+    # window on the metal in view; thin edges may saturate white and the thickest sections black
+    q_lo, q_hi = rng.uniform(0.0, 0.05 + 0.25 * r), rng.uniform(0.95 - 0.25 * r, 1.0)
+    lo_q, hi_q = (float(v) for v in np.quantile(sample, [q_lo, q_hi]))
     y_air = float(np.quantile(y[::7, ::7], 0.995))
-    span = max(float(hi_q - lo_q), 1e-3)
-    lo = lo_q - span * rng.uniform(0.0, 0.1 + 0.5 * r)
-    hi = hi_q + rng.uniform(0.05, 0.3 + 0.7 * r) * max(span, y_air - float(hi_q))
+    # never stretch less than ~0.8 units of attenuation over the window (a uniform plate would show only noise)
+    s_med = float(np.median(s[::7, ::7][material[::7, ::7]])) if material[::7, ::7].any() else 0.5
+    span_min = math.log1p(a * s_med) - math.log1p(a * s_med * math.exp(-0.8))
+    span = max(hi_q - lo_q, span_min / math.log1p(a), 1e-3)
+    if hi_q - lo_q < span:
+        mid = (hi_q + lo_q) / 2 + rng.uniform(-0.25, 0.25) * span
+        lo_q, hi_q = mid - span / 2, mid + span / 2
+    lo = lo_q - span * rng.uniform(0.0, 0.05 + 0.3 * r)
+    if rng.random() < 0.75:  # usual line setting: window on the metal, air saturates white
+        hi = hi_q + rng.uniform(0.0, 0.05 + 0.25 * r) * span
+    else:
+        hi = hi_q + rng.uniform(0.05, 0.3 + 0.7 * r) * max(span, y_air - hi_q)
     y = np.clip((y - np.float32(lo)) * np.float32(1.0 / max(hi - lo, 1e-4)), 0.0, 1.0)
     gamma = math.exp(rng.uniform(-0.1 - 0.35 * r, 0.1 + 0.35 * r))
     if abs(gamma - 1.0) > 0.02:

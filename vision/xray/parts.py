@@ -324,18 +324,38 @@ def draw_view(family: PartFamily, rng: np.random.Generator, width_px: int, heigh
 def render_part(
     family: PartFamily, rng: np.random.Generator, width_px: int, height_px: int, randomise: float = 1.0
 ) -> PartGeometry:
-    view = draw_view(family, rng, width_px, height_px, randomise)
     g = geometry_factor(width_px, height_px)
     gh, gw = math.ceil(height_px / g), math.ceil(width_px / g)
-    cv = _Canvas((gh, gw), view.matrix(width_px, height_px, g), view.mm_per_px * g)
-    if family == PartFamily.WHEEL:
-        _draw_wheel(cv, rng)
-    else:
-        _draw_housing(cv, rng)
-    small = cv.acc / np.float32(math.cos(view.tilt_rad))  # oblique rays cross more metal
+    for _ in range(4):  # a close-up that misses the part is redrawn (an operator would not shoot air)
+        view = draw_view(family, rng, width_px, height_px, randomise)
+        cv = _Canvas((gh, gw), view.matrix(width_px, height_px, g), view.mm_per_px * g)
+        if family == PartFamily.WHEEL:
+            _draw_wheel(cv, rng)
+        else:
+            _draw_housing(cv, rng)
+        if np.count_nonzero(cv.acc[::4, ::4] > 0.3) > 0.1 * cv.acc[::4, ::4].size:
+            break
+    small = _cast_variation(cv.acc, rng, cv.mm_per_px, randomise)
+    small /= np.float32(math.cos(view.tilt_rad))  # oblique rays cross more metal
     thickness = cv2.resize(small, (width_px, height_px), interpolation=cv2.INTER_LINEAR)
     fixture = _fixture(rng, width_px, height_px, randomise)
     return PartGeometry(family, thickness, fixture, view)
+
+
+def _cast_variation(acc: np.ndarray, rng: np.random.Generator, mm_per_px: float, randomise: float) -> np.ndarray:
+    """Real castings are not CAD: wall thickness drifts over the part and the surface is mottled. Both give
+    the background texture a detector must learn to ignore."""
+    h, w = acc.shape
+    drift = cv2.resize(rng.uniform(-1.0, 1.0, (5, 5)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    out = acc * (1.0 + np.float32(rng.uniform(0.03, 0.05 + 0.15 * randomise)) * drift)
+    amp = rng.uniform(0.0, 0.05 + 0.15 * randomise)  # mm
+    if amp > 0.05:
+        grain = np.frombuffer(rng.bytes(h * w), np.uint8).reshape(h, w).astype(np.float32) - np.float32(127.5)
+        sigma = max(0.7, rng.uniform(0.6, 2.5) / mm_per_px)
+        mottle = cv2.GaussianBlur(grain, (0, 0), sigma)
+        mottle *= np.float32(amp) / (float(mottle.std()) + 1e-6)
+        out += mottle * np.minimum(acc, np.float32(2.0)) * np.float32(0.5)
+    return np.maximum(out, 0.0)
 
 
 def _fixture(rng: np.random.Generator, width_px: int, height_px: int, randomise: float) -> np.ndarray | None:

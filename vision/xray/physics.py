@@ -35,11 +35,25 @@ class Exposure:
     noise_scale: float = 1.0
 
 
+def auto_kv(thickness_mm: np.ndarray, rng: np.random.Generator, kv_range: tuple[float, float]) -> float:
+    """Tube voltage an operator (or automatic brightness control) would pick: the typical section of the part
+    in view transmits 3-35 %; clipped to the allowed range. Without this, thick hubs at 60 kV are black."""
+    sample = thickness_mm[::9, ::9]
+    metal = sample[sample > 0.3]
+    t_med = float(np.median(metal)) if metal.size > 20 else 10.0
+    target = math.exp(rng.uniform(math.log(0.03), math.log(0.35)))
+    hardening = (1.0 + t_med / 40.0) ** -0.25
+    mu = -math.log(target) / max(t_med * hardening, 0.5)
+    kv = 60.0 * (mu / 0.1) ** (-1 / 0.75)
+    return float(min(max(kv, kv_range[0]), kv_range[1]))
+
+
 def draw_exposure(
     rng: np.random.Generator, kv_range: tuple[float, float], mode: DetectorMode, mm_per_px: float, magnification: float,
-    randomise: float, noise_scale: float
+    randomise: float, noise_scale: float, kv: float | None = None
 ) -> Exposure:  # fmt: skip
-    kv = float(rng.uniform(*kv_range))
+    if kv is None:
+        kv = float(rng.uniform(*kv_range))
     r = randomise
     focal_mm = rng.uniform(0.3, 0.4 + 0.8 * r)
     pitch_mm = mm_per_px * magnification
@@ -48,7 +62,7 @@ def draw_exposure(
         photons = math.exp(rng.uniform(math.log(3000.0), math.log(3000.0 + 30000.0 * r + 1.0)))
         det_blur, read = rng.uniform(0.4, 0.6 + 0.6 * r), rng.uniform(2.0, 10.0)
     else:  # image intensifier: fewer quanta per pixel, softer optics
-        photons = math.exp(rng.uniform(math.log(150.0 + 250.0 * (1 - r)), math.log(400.0 + 2500.0 * r)))
+        photons = math.exp(rng.uniform(math.log(300.0 + 200.0 * (1 - r)), math.log(400.0 + 2500.0 * r)))
         det_blur, read = rng.uniform(0.5, 0.8 + 1.0 * r), rng.uniform(0.5, 3.0)
     return Exposure(
         kv=kv,
@@ -56,7 +70,7 @@ def draw_exposure(
         hardening_mm=float(rng.uniform(25.0, 60.0) * kv / 90.0),
         hardening_exp=float(rng.uniform(0.15, 0.15 + 0.3 * r)),
         photons_open=float(photons),
-        scatter_fraction=float(rng.uniform(0.02, 0.05 + 0.3 * r)),
+        scatter_fraction=float(rng.uniform(0.01, 0.03 + 0.12 * r)),
         scatter_sigma_px=float(rng.uniform(20.0, 60.0) / mm_per_px),
         focal_blur_px=float(focal_sigma),
         detector_blur_px=float(det_blur),
@@ -85,7 +99,8 @@ def lowpass(img: np.ndarray, sigma_px: float) -> np.ndarray:
     """Very wide Gaussian via a coarse grid (scatter, glare): cost independent of sigma."""
     h, w = img.shape
     f = max(1, int(sigma_px / 4))
-    small = cv2.resize(img, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
+    # plain subsampling is enough: the blur that follows is far wider than the sample spacing
+    small = np.ascontiguousarray(img[f // 2 :: f, f // 2 :: f])
     small = cv2.GaussianBlur(small, (0, 0), max(0.5, sigma_px / f), borderType=cv2.BORDER_REFLECT)
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
@@ -96,15 +111,17 @@ def scatter(primary: np.ndarray, e: Exposure) -> np.ndarray:
     return lowpass(source, e.scatter_sigma_px) * np.float32(4.0 * e.scatter_fraction)
 
 
-def standard_normal(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-    """Gaussian float32 noise via Box-Muller on uniform draws (about 4x faster than Generator.standard_normal)."""
+def unit_noise(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Zero-mean, unit-variance float32 noise: sum of two random bytes (triangular distribution).
+
+    About 5x cheaper than Generator.standard_normal(dtype=float32) here; the detector blur that follows sums
+    several pixels, so what reaches the image is Gaussian to the eye and to the statistics we test (variance).
+    """
     n = shape[0] * shape[1]
-    m = (n + 1) // 2
-    u = rng.random((2, m), dtype=np.float32)
-    r = np.sqrt(-2.0 * np.log(np.maximum(u[0], np.float32(1e-12))))
-    a = np.float32(2 * math.pi) * u[1]
-    z = np.concatenate([r * np.cos(a), r * np.sin(a)])[:n]
-    return z.reshape(shape)
+    b = np.frombuffer(rng.bytes(2 * n), np.uint8).reshape(2, n)
+    s = b[0].astype(np.float32) + b[1]
+    # var of one byte (0..255 uniform) is (256^2 - 1) / 12
+    return ((s - np.float32(255.0)) * np.float32(1.0 / math.sqrt(2 * (256**2 - 1) / 12))).reshape(shape)
 
 
 def expose(signal: np.ndarray, e: Exposure, rng: np.random.Generator) -> np.ndarray:
@@ -113,7 +130,7 @@ def expose(signal: np.ndarray, e: Exposure, rng: np.random.Generator) -> np.ndar
     q = blur(signal, e.focal_blur_px) * np.float32(e.photons_open)
     if e.noise_scale > 0:
         sd = np.sqrt(q + np.float32(e.read_noise**2)) * np.float32(e.noise_scale)
-        q = q + sd * standard_normal(rng, q.shape)
+        q = q + sd * unit_noise(rng, q.shape)
     return blur(q, e.detector_blur_px)
 
 

@@ -17,6 +17,7 @@ from vision.xray.parts import render_part
 from vision.xray.physics import (
     DetectorFrames,
     Exposure,
+    auto_kv,
     blur,
     draw_exposure,
     expose,
@@ -94,7 +95,9 @@ class XraySimulator:
         geo = render_part(family, rng, p.width_px, p.height_px, r)
         mmpp = geo.view.mm_per_px
         magnification = float(rng.uniform(1.1, 1.2 + 0.6 * r))
-        e = draw_exposure(rng, (p.kv_min, p.kv_max), p.detector_mode, mmpp, magnification, r, p.noise_scale)
+        kv_range = (p.kv_min, p.kv_max)
+        kv = auto_kv(geo.thickness_mm, rng, kv_range) if rng.random() < 0.5 + 0.4 * r else None
+        e = draw_exposure(rng, kv_range, p.detector_mode, mmpp, magnification, r, p.noise_scale, kv)
         det_index = int(rng.integers(0, p.detector_pool))
         det = self.detector(det_index)
 
@@ -123,16 +126,20 @@ class XraySimulator:
             if k > 0:
                 mx, my = pincushion_maps(p.height_px, p.width_px, k)
                 y = cv2.remap(y, mx, my, cv2.INTER_LINEAR)
-                inst_out = cv2.remap(instance.astype(np.uint16), mx, my, cv2.INTER_NEAREST).astype(np.int32)
+                inst_out = (
+                    cv2.remap(instance.astype(np.uint16), mx, my, cv2.INTER_NEAREST).astype(np.int32)
+                    if drafts
+                    else instance
+                )
                 mat_out = cv2.remap(material.view(np.uint8), mx, my, cv2.INTER_NEAREST).astype(bool)
                 thick_out = cv2.remap(thickness, mx, my, cv2.INTER_LINEAR)
             else:
                 inst_out, mat_out, thick_out = instance, material, thickness
-            if rng.random() < 0.15 * r:
+            if rng.random() < 0.1 * r:
                 y = y * circular_field(p.height_px, p.width_px, rng)
             pixels = (y * np.float32(255.0) + np.float32(0.5)).astype(np.uint8)
 
-        instances = _instances(inst_out, drafts)
+        instances = _instances(inst_out, drafts, pixels)
         true_flaws = tuple(
             TrueFlaw(f.flaw_class, f.bbox_xyxy_px, f.size_mm, f.depth_mm, f.cnr)
             for f in instances
@@ -200,14 +207,34 @@ class XraySimulator:
         return out
 
 
-def _instances(instance: np.ndarray, drafts: list[tuple[FlawDraft, float]]) -> tuple[FlawTruth, ...]:
-    """Boxes from the final (possibly distorted) mask; an instance distorted away entirely is dropped."""
-    found = ndimage.find_objects(instance, max_label=len(drafts))
+def _instances(
+    instance: np.ndarray, drafts: list[tuple[FlawDraft, float]], pixels: np.ndarray
+) -> tuple[FlawTruth, ...]:
+    """Boxes from the final (possibly distorted) mask. An instance distorted away entirely, or lying mostly in
+    saturated pixels (the window clipped it to white or black, so nothing of it can be seen), is dropped from
+    the truth and erased from the mask."""
+    top = 255 if pixels.dtype == np.uint8 else 65535
+    if not drafts:
+        return ()
+    # search only around the flaw windows; distortion moves pixels by at most a few percent of the frame
+    h, w = instance.shape
+    m = 2 + math.ceil(0.05 * max(h, w))
+    y0 = max(0, min(d.y0 for d, _ in drafts) - m)
+    x0 = max(0, min(d.x0 for d, _ in drafts) - m)
+    y1 = min(h, max(d.y0 + d.delta_mm.shape[0] for d, _ in drafts) + m)
+    x1 = min(w, max(d.x0 + d.delta_mm.shape[1] for d, _ in drafts) + m)
+    inst_sub, px_sub = instance[y0:y1, x0:x1], pixels[y0:y1, x0:x1]
+    found = ndimage.find_objects(inst_sub, max_label=len(drafts))
     out = []
     for i, ((d, cnr), sl) in enumerate(zip(drafts, found, strict=True), start=1):
         if sl is None:
             continue
+        own = inst_sub[sl] == i
+        px = px_sub[sl][own]
+        if np.count_nonzero((px == 0) | (px == top)) > 0.5 * px.size:
+            inst_sub[sl][own] = 0
+            continue
         ys, xs = sl
-        bbox = (float(xs.start), float(ys.start), float(xs.stop), float(ys.stop))
+        bbox = (float(xs.start + x0), float(ys.start + y0), float(xs.stop + x0), float(ys.stop + y0))
         out.append(FlawTruth(i, d.kind, d.flaw_class, bbox, d.size_mm, d.depth_mm, cnr))
     return tuple(out)
