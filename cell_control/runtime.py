@@ -159,7 +159,11 @@ async def run_cell(
     marker = home / MARKER
     crashed = marker.exists()
     store = Store.open(home, cfg.store.url, cfg.store.sqlite_synchronous, cfg.store.busy_timeout_ms)
-    comps = components or await asyncio.get_running_loop().run_in_executor(None, build_components, cfg, fast)
+    comps: Components = (
+        components
+        if components is not None
+        else await asyncio.get_running_loop().run_in_executor(None, build_components, cfg, fast)
+    )
     c = cfg.cell
     interval = 0.0 if fast else c.part_interval_s
     options = CellOptions(
@@ -212,7 +216,7 @@ async def run_cell(
             if await cell.wait_state({S.IDLE}, 60):
                 cell.command(PackMLCommand.START, user="system")
         done_states = {S.COMPLETE, S.ABORTED} if parts else set()
-        waits = [asyncio.create_task(stop.wait())]
+        waits: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait())]
         if done_states:
             waits.append(asyncio.create_task(cell.wait_state(done_states)))
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)

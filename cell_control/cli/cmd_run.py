@@ -18,7 +18,8 @@ def print_summary(s: dict[str, Any]) -> None:
         f"parts                 {s['parts']}  (OK {v['OK']}, NOK {v['NOK']}, REVIEW {v['REVIEW']})",
         f"accuracy vs truth     {acc}  over {s['ground_truth_known']} parts with known ground truth",
         f"escapes               {s['escapes']}  ({100 * s['escape_rate']:.2f}% of truly NOK parts judged OK)",
-        f"false rejects         {s['false_rejects']}  ({100 * s['false_reject_rate']:.2f}% of truly OK parts judged NOK)",
+        f"false rejects         {s['false_rejects']}  "
+        f"({100 * s['false_reject_rate']:.2f}% of truly OK parts judged NOK)",
         f"to review             {s['good_parts_to_review']} good, {s['bad_parts_to_review']} bad",
         f"inspection errors     {s['inspection_errors']}",
         f"tasks completed       {s['tasks_completed']}; interventions {s['interventions']}; "

@@ -34,7 +34,7 @@ async def _serve(home: Path, parts: int | None = None, feeder: bool = True, inse
     users.add("eng", "engineer", "eng-password")
     users.add("view", "viewer", "view-password")
     cfg = IroncellConfig.model_validate({"opcua": {"port": free_port(), "allow_insecure_loopback": insecure}})
-    cell, store, robot = make_cell(home, parts_target=parts, feeder=feeder)
+    cell, _store, _robot = make_cell(home, parts_target=parts, feeder=feeder)
     srv = CellOpcuaServer(cell, cfg, home)
     await srv.start()
     await cell.start()

@@ -56,8 +56,10 @@ def test_restart_after_crash_comes_up_stopped(home: Path) -> None:
             seen["cell"] = cell
             asyncio.get_running_loop().call_later(0.5, stop.set)
 
-        return await run_cell(_cfg(), home, parts=3, fast=True, components=_components(), opcua_port=free_port(), modbus_port=0, stop=stop,
-                              on_started=started)  # fmt: skip
+        return await run_cell(
+            _cfg(), home, parts=3, fast=True, components=_components(), opcua_port=free_port(), modbus_port=0,
+            stop=stop, on_started=started,
+        )  # fmt: skip
 
     summary = asyncio.run(go())
     assert summary["parts"] == 0 and summary["final_state"] == "Stopped"
