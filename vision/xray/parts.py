@@ -352,8 +352,8 @@ def _cast_variation(acc: np.ndarray, rng: np.random.Generator, mm_per_px: float,
     if amp > 0.05:
         grain = np.frombuffer(rng.bytes(h * w), np.uint8).reshape(h, w).astype(np.float32) - np.float32(127.5)
         sigma = max(0.7, rng.uniform(0.6, 2.5) / mm_per_px)
-        mottle = cv2.GaussianBlur(grain, (0, 0), sigma)
-        mottle *= np.float32(amp) / (float(mottle.std()) + 1e-6)
+        blurred: np.ndarray = cv2.GaussianBlur(grain, (0, 0), sigma)
+        mottle = blurred * np.float32(amp / (float(blurred.std()) + 1e-6))
         out += mottle * np.minimum(acc, np.float32(2.0)) * np.float32(0.5)
     return np.maximum(out, 0.0)
 

@@ -62,7 +62,7 @@ def draw_exposure(
         photons = math.exp(rng.uniform(math.log(3000.0), math.log(3000.0 + 30000.0 * r + 1.0)))
         det_blur, read = rng.uniform(0.4, 0.6 + 0.6 * r), rng.uniform(2.0, 10.0)
     else:  # image intensifier: fewer quanta per pixel, softer optics
-        photons = math.exp(rng.uniform(math.log(300.0 + 200.0 * (1 - r)), math.log(400.0 + 2500.0 * r)))
+        photons = math.exp(rng.uniform(math.log(300.0), math.log(600.0 + 2400.0 * r)))
         det_blur, read = rng.uniform(0.5, 0.8 + 1.0 * r), rng.uniform(0.5, 3.0)
     return Exposure(
         kv=kv,

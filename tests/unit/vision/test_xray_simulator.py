@@ -1,0 +1,179 @@
+"""Simulator ground truth: flaws only in material and within the wall, boxes from masks, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from vision.roles import ImageSource
+from vision.types import DetectorMode, FlawClass, PartFamily, PartIdentity
+from vision.xray import ANOMALY_KINDS, SimulatedXraySource, XraySimParams, XraySimulator, parse_flaw_mix
+from vision.xray.flaws import GENERATORS, make_flaw
+
+SMALL = {"width_px": 320, "height_px": 240}
+
+
+def _shots(n: int, **kw: object):  # type: ignore[no-untyped-def]
+    sim = XraySimulator(XraySimParams(**{**SMALL, "flaw_free_share": 0.0, **kw}))  # type: ignore[arg-type]
+    return [sim.render(np.random.default_rng(1000 + i)) for i in range(n)]
+
+
+@pytest.mark.parametrize("kind", sorted(GENERATORS))
+def test_flaw_stays_inside_material_and_within_the_wall(kind: str) -> None:
+    """Plate 6 mm with a 40 mm boss and air around; every flaw mask lies in metal, no void pierces the wall."""
+    t = np.zeros((200, 200), np.float32)
+    t[20:180, 20:180] = 6.0
+    yy, xx = np.mgrid[0:200, 0:200]
+    t[(yy - 100) ** 2 + (xx - 100) ** 2 < 45**2] = 40.0
+    rng = np.random.default_rng(7)
+    placed = 0
+    for _ in range(25):
+        d = make_flaw(rng, kind, t, np.zeros_like(t, bool), 0.15, (0.5, 11.0))
+        if d is None:
+            continue
+        placed += 1
+        local = t[d.window]
+        assert np.all(local[d.mask] > 0.3), "flaw pixels outside material"
+        if kind == "surface_gas_hole":
+            assert np.all(-d.delta_mm <= local + 1e-4)
+        elif d.flaw_class == FlawClass.INCLUSION or kind == "foreign_object":
+            body = np.abs(d.delta_mm) > 0
+            assert np.all(local[body] >= 0.5)
+        else:
+            body = d.delta_mm != 0
+            assert np.all(-d.delta_mm[body] <= local[body] - 0.5 + 1e-4), "void deeper than the wall allows"
+            assert np.all(d.delta_mm <= 0), "voids remove metal"
+        assert d.size_mm > 0 and d.depth_mm > 0
+    assert placed >= 5, f"{kind}: only {placed} of 25 flaws could be placed"
+
+
+def test_inclusions_add_and_voids_remove_metal() -> None:
+    t = np.full((200, 200), 30.0, np.float32)
+    rng = np.random.default_rng(3)
+    inc = make_flaw(rng, "inclusion", t, np.zeros_like(t, bool), 0.2, (2.0, 6.0))
+    pore = make_flaw(rng, "porosity", t, np.zeros_like(t, bool), 0.2, (2.0, 6.0))
+    assert inc is not None and pore is not None
+    assert inc.delta_mm.max() > 0 and inc.delta_mm.min() >= 0
+    assert pore.delta_mm.min() < 0 and pore.delta_mm.max() <= 0
+
+
+@pytest.mark.parametrize("mode", list(DetectorMode))
+def test_masks_inside_material_and_boxes_enclose_masks(mode: DetectorMode) -> None:
+    shots = _shots(12, detector_mode=mode, anomaly_kinds=ANOMALY_KINDS, anomaly_share=0.3)
+    n_instances = 0
+    for shot in shots:
+        inst = shot.instance_mask
+        assert inst.dtype == np.int32 and inst.shape == shot.image.pixels.shape
+        assert not np.any((inst > 0) & ~shot.material_mask), "flaw pixels outside material"
+        ids = {f.instance_id for f in shot.instances}
+        assert set(np.unique(inst[inst > 0]).tolist()) == ids
+        for f in shot.instances:
+            ys, xs = np.nonzero(inst == f.instance_id)
+            x0, y0, x1, y1 = f.bbox_xyxy_px
+            assert (x0, y0, x1, y1) == (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1), "box must be the mask's box"
+            assert f.size_mm > 0 and f.cnr >= 1.5
+            n_instances += 1
+        assert len(shot.image.true_flaws) == sum(1 for f in shot.instances if f.flaw_class is not None)
+        assert shot.anomaly_kinds == tuple(f.kind for f in shot.instances if f.flaw_class is None)
+    assert n_instances >= 8
+
+
+def test_voids_render_brighter_than_their_surroundings() -> None:
+    shots = _shots(20, flaw_mix=parse_flaw_mix("porosity"), detector_mode=DetectorMode.FLAT_PANEL, randomise=0.3)
+    brighter, total = 0, 0
+    for shot in shots:
+        px = shot.image.pixels.astype(np.float64)
+        for f in shot.instances:
+            x0, y0, x1, y1 = (int(v) for v in f.bbox_xyxy_px)
+            m = shot.instance_mask == f.instance_id
+            ring = np.zeros_like(m)
+            ring[max(0, y0 - 3) : y1 + 3, max(0, x0 - 3) : x1 + 3] = True
+            ring &= ~m & shot.material_mask
+            if ring.sum() < 10 or f.cnr < 4:
+                continue
+            total += 1
+            brighter += px[m].mean() > px[ring].mean()
+    assert total >= 5 and brighter / total >= 0.8
+
+
+def test_flaw_free_parts_have_no_flaws_and_flaw_free_share_holds() -> None:
+    sim = XraySimulator(XraySimParams(**SMALL, flaw_free_share=1.0))  # type: ignore[arg-type]
+    shot = sim.render(np.random.default_rng(0))
+    assert not shot.instances and not shot.instance_mask.any() and not shot.image.true_flaws
+    sim = XraySimulator(XraySimParams(**SMALL, flaw_free_share=0.5))  # type: ignore[arg-type]
+    flawed = [sim.render(np.random.default_rng(i), flawed=None).flawed for i in range(30)]
+    assert 5 < sum(flawed) < 25
+
+
+def test_same_generator_state_gives_same_shot_and_other_seed_differs() -> None:
+    sim = XraySimulator(XraySimParams(**SMALL))  # type: ignore[arg-type]
+    a = sim.render(np.random.default_rng(42))
+    b = XraySimulator(XraySimParams(**SMALL)).render(np.random.default_rng(42))  # type: ignore[arg-type]
+    c = sim.render(np.random.default_rng(43))
+    assert np.array_equal(a.image.pixels, b.image.pixels)
+    assert np.array_equal(a.instance_mask, b.instance_mask)
+    assert a.instances == b.instances
+    assert not np.array_equal(a.image.pixels, c.image.pixels)
+
+
+@pytest.mark.parametrize(
+    "mode,dtype,bits", [(DetectorMode.FLAT_PANEL, np.uint16, 16), ("image_intensifier", np.uint8, 8)]
+)
+def test_detector_modes_give_their_bit_depth(mode: DetectorMode, dtype: type, bits: int) -> None:
+    shot = _shots(1, detector_mode=mode)[0]
+    assert shot.image.pixels.dtype == dtype and shot.image.bit_depth == bits
+    assert shot.image.pixels.shape == (240, 320)
+    assert shot.image.mm_per_px > 0 and shot.image.magnification > 1.0
+
+
+def test_families_can_be_forced() -> None:
+    sim = XraySimulator(XraySimParams(**SMALL, families=(PartFamily.HOUSING,)))  # type: ignore[arg-type]
+    assert sim.render(np.random.default_rng(0)).family == PartFamily.HOUSING
+    assert sim.render(np.random.default_rng(0), family=PartFamily.WHEEL).family == PartFamily.WHEEL
+
+
+@pytest.mark.parametrize(
+    "bad,words",
+    [
+        ({"kv_min": 160, "kv_max": 90}, "kv_min"),
+        ({"kv_min": 20}, "kv_min"),
+        ({"width_px": 10}, "width_px"),
+        ({"flaw_free_share": 1.5}, "flaw_free_share"),
+        ({"anomaly_kinds": ("alien",)}, "unknown anomaly kind"),
+        ({"flaw_mix": {"porosity": -1.0}}, "flaw_mix"),
+        ({"flaw_mix": {"porosity": 0.0}, "flaw_free_share": 0.5}, "flawed parts are impossible"),
+        ({"flaw_size_mm": (5.0, 2.0)}, "flaw_size_mm"),
+        ({"detector_mode": "film"}, "detector_mode"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_invalid_parameters_are_rejected_with_a_clear_message(bad: dict, words: str) -> None:
+    with pytest.raises(ValidationError) as exc:
+        XraySimParams(**bad)
+    assert words in str(exc.value)
+
+
+def test_flaw_mix_parser() -> None:
+    mix = parse_flaw_mix("porosity=0.5, crack=2")
+    assert mix[FlawClass.POROSITY] == 0.5 and mix[FlawClass.CRACK] == 2.0 and mix[FlawClass.INCLUSION] == 0.0
+    assert sum(parse_flaw_mix("none").values()) == 0
+    with pytest.raises(ValueError, match="unknown flaw class"):
+        parse_flaw_mix("blowhole=1")
+    with pytest.raises(ValueError, match="not a number"):
+        parse_flaw_mix("crack=lots")
+
+
+def test_image_source_is_a_pure_function_of_seed_serial_and_family() -> None:
+    params = XraySimParams(**SMALL, flaw_free_share=0.0)  # type: ignore[arg-type]
+    src = SimulatedXraySource(params, seed=9)
+    assert isinstance(src, ImageSource)
+    part = PartIdentity(serial="W-000123", family=PartFamily.WHEEL)
+    img = src.acquire(part)
+    again = SimulatedXraySource(params, seed=9, cache_size=0).acquire(part)
+    assert np.array_equal(img.pixels, again.pixels) and img.true_flaws == again.true_flaws
+    assert img.part == part and src.truth(part) == img.true_flaws
+    other = src.acquire(PartIdentity(serial="W-000124", family=PartFamily.WHEEL))
+    assert not np.array_equal(img.pixels, other.pixels)
+    assert not np.array_equal(img.pixels, SimulatedXraySource(params, seed=10).acquire(part).pixels)
+    assert src.dark_frame().shape == src.gain_frame().shape == (240, 320)
