@@ -16,6 +16,7 @@ TARGETS = {
     "comms": "cell_control.bench_comms",
     "cell": "cell_control.bench_cell",
     "xray": "vision.xray.bench",
+    "report": "cell_control.reports.bench",
 }
 
 
@@ -25,6 +26,7 @@ class Target(StrEnum):
     comms = "comms"
     cell = "cell"
     xray = "xray"
+    report = "report"
 
 
 def register(app: typer.Typer) -> None:

@@ -103,6 +103,7 @@ def nok_parts_of(sel: Selection, limit: int) -> tuple[tuple[NokPart, ...], int]:
     rp = sel.table.c
     nok = rp.final_disposition == "NOK"
     total = int(sel.conn.scalar(select(func.count()).select_from(sel.table).where(nok)) or 0)
+    i = InspectionRow.__table__.c
     rows = sel.conn.execute(
         select(
             rp.serial,
@@ -111,17 +112,18 @@ def nok_parts_of(sel: Selection, limit: int) -> tuple[tuple[NokPart, ...], int]:
             rp.inspection_id,
             rp.machine_verdict,
             rp.final_disposition,
-            rp.image_sha256,
+            i.image_sha256,
         )
+        .join(InspectionRow.__table__, i.id == rp.inspection_id)
         .where(nok)
-        .order_by(rp.finished_at, rp.part_id)
+        .order_by(rp.finished_s, rp.part_id)
         .limit(max(0, limit))
     ).all()
     defects: dict[int, list[Defect]] = {}
     ids = [r.inspection_id for r in rows]
     d = DefectRow.__table__
-    for i in range(0, len(ids), 500):
-        q = select(d).where(d.c.inspection_id.in_(ids[i : i + 500])).order_by(d.c.id)
+    for k in range(0, len(ids), 500):
+        q = select(d).where(d.c.inspection_id.in_(ids[k : k + 500])).order_by(d.c.id)
         for row in sel.conn.execute(q):
             defects.setdefault(row.inspection_id, []).append(defect_from_row(row))
     parts = tuple(
@@ -145,9 +147,17 @@ def traceability_of(sel: Selection, cfg: Any) -> Traceability:
     i = InspectionRow.__table__.c
     mv = cast(i.model_versions, Text)
     uses: dict[str, int] = {}
-    q = select(mv, func.count()).select_from(sel.table).join(InspectionRow.__table__, i.id == rp.inspection_id)
-    for text, n in sel.conn.execute(q.group_by(mv)):
+    cfgs: dict[str, int] = {}
+    q = (
+        select(mv, i.config_sha256, func.count())
+        .select_from(sel.table)
+        .join(InspectionRow.__table__, i.id == rp.inspection_id)
+        .group_by(mv, i.config_sha256)
+    )
+    for text, cfg_hash, n in sel.conn.execute(q):
         uses[text or "{}"] = uses.get(text or "{}", 0) + int(n)
+        key = cfg_hash or "(not recorded)"
+        cfgs[key] = cfgs.get(key, 0) + int(n)
     versions = []
     for text, n in sorted(uses.items(), key=lambda kv: -kv[1]):
         try:
@@ -157,14 +167,11 @@ def traceability_of(sel: Selection, cfg: Any) -> Traceability:
         if not isinstance(data, dict):
             data = {"(value)": data}
         versions.append(ModelVersionUse({str(k): str(v) for k, v in data.items()}, n))
-    cfgs = sel.conn.execute(
-        select(rp.config_sha256, func.count()).group_by(rp.config_sha256).order_by(func.count().desc())
-    ).all()
     return Traceability(
         software_version=cell_control.__version__,
         report_config_sha256=config_sha256(cfg),
         model_versions=tuple(versions),
-        config_sha256_used=tuple((h or "(not recorded)", int(n)) for h, n in cfgs),
+        config_sha256_used=tuple(sorted(cfgs.items(), key=lambda kv: -kv[1])),
     )
 
 

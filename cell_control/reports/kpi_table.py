@@ -50,16 +50,19 @@ def kpi_lines(k: Kpis) -> list[KpiLine]:
         ),
         KpiLine(
             "reviews",
-            "Reviewed parts: confirmed / overridden to OK / to NOK",
+            "Reviewed parts: confirmed / NOK->OK / OK->NOK / REVIEW->OK / REVIEW->NOK",
             k.reviewed_parts,
             f"{k.reviewed_parts:,}: {k.review_confirmations:,} / {k.review_overrides_to_ok:,} / "
-            f"{k.review_overrides_to_nok:,}",
+            f"{k.review_overrides_to_nok:,} / {k.review_resolved_ok:,} / {k.review_resolved_nok:,}",
         ),
         KpiLine("yield_ratio", "Yield (final OK / parts)", k.yield_ratio, pct(k.yield_ratio)),
         KpiLine("first_pass_yield", "First-pass yield", k.first_pass_yield, pct(k.first_pass_yield)),
         KpiLine("ppm_nok", "NOK (ppm)", k.ppm_nok, num(k.ppm_nok, 0, "ppm")),
         KpiLine(
-            "false_reject_rate", "False-reject rate (released by review)", k.false_reject_rate, pct(k.false_reject_rate)
+            "false_reject_rate",
+            "False-reject rate (flagged, released OK by review)",
+            k.false_reject_rate,
+            NA if k.false_reject_rate is None else f"{pct(k.false_reject_rate)} ({k.false_rejects:,})",
         ),
         KpiLine(
             "escape_rate",

@@ -22,10 +22,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, and_, case, cast, func, or_, select
+from sqlalchemy import Float, Index, and_, case, cast, func, or_, select
 
 from cell_control.reports.selection import Selection, select_parts, window_filter
-from cell_control.reports.sqlfuncs import epoch_s
 from cell_control.reports.window import ReportWindow, as_utc
 from cell_control.store.schema import InterventionRow, RobotTaskRow
 from cell_control.store.store import Store
@@ -69,8 +68,11 @@ class Kpis:
     pending_review: int = 0
     reviewed_parts: int = 0
     review_confirmations: int = 0
-    review_overrides_to_ok: int = 0
-    review_overrides_to_nok: int = 0
+    review_overrides_to_ok: int = 0  # machine NOK, reviewer OK
+    review_overrides_to_nok: int = 0  # machine OK, reviewer NOK
+    review_resolved_ok: int = 0  # machine REVIEW, reviewer OK
+    review_resolved_nok: int = 0  # machine REVIEW, reviewer NOK
+    false_rejects: int = 0  # machine NOK or REVIEW, reviewer OK
     yield_ratio: float | None = None
     first_pass_yield: float | None = None
     ppm_nok: float | None = None
@@ -138,6 +140,8 @@ def nearest_rank(sel: Selection, col: Any, q: float, n: int) -> float | None:
     """The q-quantile by the nearest-rank method (a value that occurs), without loading the column."""
     if n <= 0:
         return None
+    # An index turns the OFFSET into a walk along sorted keys instead of a full sort per quantile.
+    Index(f"{sel.table.name}_{col.name}", col).create(sel.conn, checkfirst=True)
     k = max(0, math.ceil(q * n) - 1)
     return _f(sel.conn.scalar(select(col).where(col.is_not(None)).order_by(col).offset(k).limit(1)))
 
@@ -162,14 +166,17 @@ def _part_counts(sel: Selection) -> dict[str, Any]:
         "pending": count_if(rp.final_disposition == "REVIEW"),
         "reviewed": count_if(reviewed),
         "confirm": count_if(reviewed, rp.machine_verdict == rp.final_disposition),
-        "to_ok": count_if(reviewed, rp.machine_verdict != "OK", rp.final_disposition == "OK"),
-        "to_nok": count_if(reviewed, rp.machine_verdict != "NOK", rp.final_disposition == "NOK"),
+        "to_ok": count_if(reviewed, rp.machine_verdict == "NOK", rp.final_disposition == "OK"),
+        "to_nok": count_if(reviewed, rp.machine_verdict == "OK", rp.final_disposition == "NOK"),
+        "res_ok": count_if(reviewed, rp.machine_verdict == "REVIEW", rp.final_disposition == "OK"),
+        "res_nok": count_if(reviewed, rp.machine_verdict == "REVIEW", rp.final_disposition == "NOK"),
         "first_pass": count_if(rp.first_verdict == "OK", rp.final_disposition == "OK"),
         "gt_parts": count_if(rp.gt_flawed.is_not(None)),
         "gt_flawed": count_if(rp.gt_flawed == 1),
         "escapes": count_if(rp.gt_flawed == 1, rp.final_disposition == "OK"),
         "gt_shipped": count_if(rp.gt_flawed.is_not(None), rp.final_disposition == "OK"),
         "cycle_n": func.count(rp.task_cycle_s),
+        "force_n": func.count(rp.task_max_contact_force_n),
         "cycle_mean": func.avg(rp.task_cycle_s),
         "cycle_max": func.max(rp.task_cycle_s),
         "latency_mean": func.avg(rp.latency_ms),
@@ -223,10 +230,9 @@ def _interventions(sel: Selection, first: datetime | None, last: datetime | None
 def _run_time(sel: Selection, stop_gap_s: float) -> tuple[float, int]:
     """Sum of gaps between consecutive parts (a stop counts as stop_gap_s) and the number of stops."""
     rp = sel.table.c
-    ep = epoch_s(rp.finished_at, sel.dialect)
     # Rounded to the millisecond: julianday() arithmetic carries ~50 us of float noise.
-    lag = func.lag(ep).over(order_by=(rp.finished_at, rp.part_id))
-    gaps = select(func.round(ep - lag, 3).label("gap")).subquery()
+    lag = func.lag(rp.finished_s).over(order_by=(rp.finished_s, rp.part_id))
+    gaps = select(func.round(rp.finished_s - lag, 3).label("gap")).subquery()
     stop = gaps.c.gap > stop_gap_s
     row = sel.conn.execute(
         select(
@@ -291,19 +297,7 @@ def kpis_of(sel: Selection, settings: KpiSettings) -> Kpis:
     cycle_n = _i(pc["cycle_n"])
     rp = sel.table.c
     forces_n = _i(tc["tasks"])
-    t = RobotTaskRow.__table__.c
-    force_p95 = None
-    if forces_n:
-        k = max(0, math.ceil(0.95 * forces_n) - 1)
-        force_p95 = _f(
-            sel.conn.scalar(
-                select(t.max_contact_force_n)
-                .join(sel.table, sel.table.c.part_id == t.part_id)
-                .order_by(t.max_contact_force_n)
-                .offset(k)
-                .limit(1)
-            )
-        )
+    force_n = _i(pc["force_n"])
     return Kpis(
         window=sel.window,
         parts=n,
@@ -320,10 +314,13 @@ def kpis_of(sel: Selection, settings: KpiSettings) -> Kpis:
         review_confirmations=_i(pc["confirm"]),
         review_overrides_to_ok=_i(pc["to_ok"]),
         review_overrides_to_nok=_i(pc["to_nok"]),
+        review_resolved_ok=_i(pc["res_ok"]),
+        review_resolved_nok=_i(pc["res_nok"]),
+        false_rejects=_i(pc["to_ok"]) + _i(pc["res_ok"]),
         yield_ratio=final_ok / n,
         first_pass_yield=_i(pc["first_pass"]) / n,
         ppm_nok=_i(pc["final_nok"]) / n * 1e6,
-        false_reject_rate=_i(pc["to_ok"]) / n,
+        false_reject_rate=(_i(pc["to_ok"]) + _i(pc["res_ok"])) / n,
         gt_parts=_i(pc["gt_parts"]),
         gt_flawed_parts=gt_flawed,
         escapes=_i(pc["escapes"]),
@@ -341,7 +338,7 @@ def kpis_of(sel: Selection, settings: KpiSettings) -> Kpis:
         protective_stops=_i(tc["pstops"]),
         contact_force_max_n=_f(tc["fmax"]),
         contact_force_mean_n=_f(tc["fmean"]),
-        contact_force_p95_n=force_p95,
+        contact_force_p95_n=nearest_rank(sel, rp.task_max_contact_force_n, 0.95, force_n),
         tasks_over_force_limit=_i(tc["over"]),
         cycle_s_mean=_f(pc["cycle_mean"]),
         cycle_s_p50=nearest_rank(sel, rp.task_cycle_s, 0.5, cycle_n),

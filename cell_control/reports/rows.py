@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from cell_control.reports.selection import Selection
 from cell_control.reports.window import as_utc
-from cell_control.store.schema import DefectRow, ReviewRow
+from cell_control.store.schema import DefectRow, InspectionRow, PartRow, ReviewRow, RobotTaskRow
 
 BATCH = 5000
 
@@ -74,16 +74,19 @@ def iter_part_rows(sel: Selection) -> Iterator[tuple[Any, ...]]:
     """One tuple per part in PART_COLUMNS order, oldest inspection first; datetimes as ISO 8601 UTC."""
     rp = sel.table.c
     r = ReviewRow.__table__.c
+    p = PartRow.__table__.c
+    i = InspectionRow.__table__.c
+    t = RobotTaskRow.__table__.c
     cols = [
         rp.serial,
-        rp.family,
-        rp.recipe,
+        p.family,
+        p.recipe,
         rp.lot,
         rp.arrived_at,
         rp.finished_at,
         rp.inspection_id,
         rp.n_inspections,
-        rp.job_id,
+        i.job_id,
         rp.machine_verdict,
         rp.first_verdict,
         rp.review_disposition,
@@ -98,28 +101,31 @@ def iter_part_rows(sel: Selection) -> Iterator[tuple[Any, ...]]:
         rp.n_rules_broken,
         rp.max_defect_score,
         rp.max_defect_size_mm,
-        rp.task_id,
+        t.task_id,
         rp.task_outcome,
-        rp.task_target,
+        t.target,
         rp.task_cycle_s,
         rp.task_regrasps,
         rp.task_max_contact_force_n,
-        rp.image_sha256,
-        rp.config_sha256,
-        rp.error,
+        i.image_sha256,
+        i.config_sha256,
+        i.error,
     ]
     q = (
         select(*cols)
         .select_from(sel.table)
+        .join(PartRow.__table__, p.id == rp.part_id)
+        .join(InspectionRow.__table__, i.id == rp.inspection_id)
         .outerjoin(ReviewRow.__table__, r.id == rp.review_id)
-        .order_by(rp.finished_at, rp.part_id)
+        .outerjoin(RobotTaskRow.__table__, t.id == rp.task_row_id)
+        .order_by(rp.finished_s, rp.part_id)
     )
     result = sel.conn.execution_options(stream_results=True, yield_per=BATCH).execute(q)
     for row in result:
-        t = list(row)
-        t[4], t[5], t[13] = iso(t[4]), iso(t[5]), iso(t[13])
-        t[16] = "" if t[16] is None else bool(t[16])
-        yield tuple(t)
+        v = list(row)
+        v[4], v[5], v[13] = iso(v[4]), iso(v[5]), iso(v[13])
+        v[16] = "" if v[16] is None else bool(v[16])
+        yield tuple(v)
 
 
 def iter_flaw_rows(sel: Selection) -> Iterator[tuple[Any, ...]]:
@@ -144,6 +150,6 @@ def iter_flaw_rows(sel: Selection) -> Iterator[tuple[Any, ...]]:
         )
         .select_from(sel.table)
         .join(DefectRow.__table__, d.inspection_id == rp.inspection_id)
-        .order_by(rp.finished_at, rp.part_id, d.id)
+        .order_by(rp.finished_s, rp.part_id, d.id)
     )
     yield from (tuple(row) for row in sel.conn.execution_options(stream_results=True, yield_per=BATCH).execute(q))

@@ -24,7 +24,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    and_,
     case,
     func,
     select,
@@ -33,7 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from cell_control.reports.sqlfuncs import gt_flawed
+from cell_control.reports.sqlfuncs import epoch_s, gt_flawed
 from cell_control.reports.window import ReportWindow
 from cell_control.store.schema import DefectRow, InspectionRow, PartRow, ReviewRow, RobotTaskRow
 from cell_control.store.store import Store
@@ -64,19 +63,19 @@ def window_filter(col: Any, window: ReportWindow) -> list[ColumnElement[bool]]:
 
 
 def _table(name: str) -> Table:
+    # Kept narrow on purpose: writing this table is most of a report's time; wide text columns
+    # (hashes, job ids) are joined back from the store only where an export needs them.
     return Table(
         name,
         MetaData(),
         Column("part_id", Integer, primary_key=True),
         Column("serial", String(64)),
-        Column("family", String(32)),
-        Column("recipe", String(64)),
         Column("lot", String(64)),
         Column("arrived_at", DateTime(timezone=True)),
         Column("inspection_id", Integer),
         Column("n_inspections", Integer),
-        Column("job_id", String(64)),
         Column("finished_at", DateTime(timezone=True)),
+        Column("finished_s", Float),
         Column("machine_verdict", String(8)),
         Column("first_verdict", String(8)),
         Column("review_id", Integer),
@@ -85,16 +84,12 @@ def _table(name: str) -> Table:
         Column("gt_flawed", Integer),
         Column("anomaly_score", Float),
         Column("latency_ms", Float),
-        Column("image_sha256", String(64)),
-        Column("config_sha256", String(64)),
-        Column("error", String),
         Column("n_defects", Integer),
         Column("n_rules_broken", Integer),
         Column("max_defect_score", Float),
         Column("max_defect_size_mm", Float),
-        Column("task_id", String(64)),
+        Column("task_row_id", Integer),
         Column("task_outcome", String(32)),
-        Column("task_target", String(32)),
         Column("task_cycle_s", Float),
         Column("task_regrasps", Integer),
         Column("task_max_contact_force_n", Float),
@@ -120,10 +115,12 @@ def _fill(conn: Connection, rp: Table, window: ReportWindow) -> None:
     first = aliased(InspectionRow, name="first_insp")
     rev = aliased(ReviewRow, name="rev")
     task = aliased(RobotTaskRow, name="task")
-    latest_review = (
-        select(ReviewRow.inspection_id, func.max(ReviewRow.id).label("rid"))
-        .group_by(ReviewRow.inspection_id)
-        .subquery("latest_review")
+    # Correlated look-ups through the foreign-key indexes: cheaper than grouping whole tables.
+    latest_review_id = select(func.max(ReviewRow.id)).where(ReviewRow.inspection_id == agg.c.last_id).scalar_subquery()
+    latest_task_id = select(func.max(RobotTaskRow.id)).where(RobotTaskRow.part_id == agg.c.part_id).scalar_subquery()
+    first_verdict = case(
+        (agg.c.n == 1, last.verdict),
+        else_=select(first.verdict).where(first.id == agg.c.first_id).scalar_subquery(),
     )
     defects = (
         select(
@@ -136,43 +133,31 @@ def _fill(conn: Connection, rp: Table, window: ReportWindow) -> None:
         .group_by(DefectRow.inspection_id)
         .subquery("dsum")
     )
-    latest_task = (
-        select(RobotTaskRow.part_id, func.max(RobotTaskRow.id).label("tid"))
-        .where(RobotTaskRow.part_id.is_not(None))
-        .group_by(RobotTaskRow.part_id)
-        .subquery("latest_task")
-    )
     final = case((rev.disposition.is_not(None), rev.disposition), else_=last.verdict)
     query = (
         select(
             PartRow.id,
             PartRow.serial,
-            PartRow.family,
-            PartRow.recipe,
             PartRow.lot,
             PartRow.arrived_at,
             agg.c.last_id,
             agg.c.n,
-            last.job_id,
             last.finished_at,
+            epoch_s(last.finished_at, conn.dialect.name),
             last.verdict,
-            first.verdict,
+            first_verdict,
             rev.id,
             rev.disposition,
             final,
             gt_flawed("parts.ground_truth", conn.dialect.name),
             last.anomaly_score,
             last.latency_ms,
-            last.image_sha256,
-            last.config_sha256,
-            last.error,
             func.coalesce(defects.c.n, 0),
             func.coalesce(defects.c.broken, 0),
             defects.c.score,
             defects.c.size,
-            task.task_id,
+            task.id,
             task.outcome,
-            task.target,
             task.cycle_s,
             task.regrasp_count,
             task.max_contact_force_n,
@@ -180,12 +165,9 @@ def _fill(conn: Connection, rp: Table, window: ReportWindow) -> None:
         .select_from(agg)
         .join(PartRow, PartRow.id == agg.c.part_id)
         .join(last, last.id == agg.c.last_id)
-        .join(first, first.id == agg.c.first_id)
-        .outerjoin(latest_review, latest_review.c.inspection_id == agg.c.last_id)
-        .outerjoin(rev, rev.id == latest_review.c.rid)
+        .outerjoin(rev, rev.id == latest_review_id)
         .outerjoin(defects, defects.c.inspection_id == agg.c.last_id)
-        .outerjoin(latest_task, latest_task.c.part_id == agg.c.part_id)
-        .outerjoin(task, and_(task.id == latest_task.c.tid))
+        .outerjoin(task, task.id == latest_task_id)
     )
     conn.execute(rp.insert().from_select([c.name for c in rp.columns], query))
 
@@ -199,7 +181,7 @@ def select_parts(store: Store, window: ReportWindow) -> Iterator[Selection]:
         try:
             rp.create(conn)
             _fill(conn, rp, window)
-            Index(f"{name}_finished", rp.c.finished_at, rp.c.part_id).create(conn)
+            Index(f"{name}_finished", rp.c.finished_s, rp.c.part_id).create(conn)
             yield Selection(conn, rp, window)
         finally:
             # Pooled connections outlive this call: the temporary table must go, even after an error.

@@ -9,12 +9,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import Integer, case, cast, func, select
 
 from cell_control.reports.selection import Selection, select_parts
-from cell_control.reports.sqlfuncs import floor_int, hour_bucket
+from cell_control.reports.sqlfuncs import floor_int
 from cell_control.reports.window import ReportWindow
 from cell_control.store.schema import DefectRow
 from cell_control.store.store import Store
@@ -72,18 +73,23 @@ def build_pchart(groups: Iterable[tuple[str, int, int]], subgroup: str) -> PChar
     return PChart(subgroup, p_bar, tuple(points))
 
 
+def hour_label(hours_since_epoch: int) -> str:
+    return datetime.fromtimestamp(hours_since_epoch * 3600, UTC).strftime("%Y-%m-%dT%H:00Z")
+
+
 def pchart_of(sel: Selection, subgroup_parts: int | None = None) -> PChart:
     rp = sel.table.c
     nok = func.sum(case((rp.final_disposition == "NOK", 1), else_=0))
     if subgroup_parts is None:
-        bucket = hour_bucket(rp.finished_at, sel.dialect).label("g")
+        # Whole hours since 1970 from the stored epoch seconds: grouping on a number beats formatting dates.
+        bucket = floor_int(rp.finished_s / 3600.0, sel.dialect).label("g")
         sub = select(bucket, rp.final_disposition).subquery()
         q = select(sub.c.g, func.count(), func.sum(case((sub.c.final_disposition == "NOK", 1), else_=0)))
         rows = sel.conn.execute(q.group_by(sub.c.g).order_by(sub.c.g)).all()
-        return build_pchart(((str(g) + "Z", n, d or 0) for g, n, d in rows), "hour")
+        return build_pchart(((hour_label(int(g)), n, d or 0) for g, n, d in rows), "hour")
     if subgroup_parts < 1:
         raise ValueError(f"subgroup_parts must be >= 1, got {subgroup_parts}")
-    rn = func.row_number().over(order_by=(rp.finished_at, rp.part_id))
+    rn = func.row_number().over(order_by=(rp.finished_s, rp.part_id))
     sub = select(cast((rn - 1) / subgroup_parts, Integer).label("g"), rp.final_disposition).subquery()
     nok = func.sum(case((sub.c.final_disposition == "NOK", 1), else_=0))
     rows = sel.conn.execute(select(sub.c.g, func.count(), nok).group_by(sub.c.g).order_by(sub.c.g)).all()

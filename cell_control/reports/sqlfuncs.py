@@ -38,13 +38,6 @@ def epoch_s(col: Any, dialect: str) -> ColumnElement[float]:
     return cast((func.julianday(col) - 2440587.5) * 86400.0, Float)
 
 
-def hour_bucket(col: Any, dialect: str) -> ColumnElement[str]:
-    """The UTC hour a datetime falls in, as 'YYYY-MM-DDTHH:00:00'."""
-    if dialect == "postgresql":
-        return func.to_char(func.date_trunc("hour", func.timezone("UTC", col)), 'YYYY-MM-DD"T"HH24:00:00')
-    return func.strftime("%Y-%m-%dT%H:00:00", col)
-
-
 def floor_int(expr: Any, dialect: str) -> ColumnElement[int]:
     """Floor of a non-negative number as an integer (PostgreSQL's CAST rounds, SQLite's truncates)."""
     if dialect == "postgresql":
