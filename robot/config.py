@@ -26,6 +26,8 @@ class SafetyConfig(_Strict):
     workspace_min_m: tuple[float, float, float] = (-0.2, -1.0, 0.0)
     workspace_max_m: tuple[float, float, float] = (1.2, 1.0, 1.8)
     speed_tolerance: float = Field(0.25, ge=0.0, le=2.0)  # monitor trips at limit * (1 + tolerance)
+    force_trip_ratio: float = Field(0.85, gt=0.0, le=1.0)  # stop at this share of the limit: the stop's
+    # own transient must stay under contact_force_limit_n
 
 
 class RobotConfig(_Strict):

@@ -148,6 +148,8 @@ class RobotRuntime:
         if self._brake_q:
             self._apply_brakes()
         sim.step()
+        if self._brake_q:
+            self._apply_brakes()
         self.tick_ns[self.ticks % TICK_SAMPLES] = time.perf_counter_ns() - t0
         self.ticks += 1
 

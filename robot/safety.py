@@ -26,6 +26,7 @@ class SafetyMonitor:
     def __init__(self, cfg: SafetyConfig) -> None:
         self.cfg = cfg
         self.force_limit_n = cfg.contact_force_limit_n
+        self.force_trip_n = cfg.contact_force_limit_n * cfg.force_trip_ratio
         self.speed_limit_m_per_s = cfg.tcp_speed_limit_m_per_s * (1.0 + cfg.speed_tolerance)
         self.ws_min = np.array(cfg.workspace_min_m)
         self.ws_max = np.array(cfg.workspace_max_m)
@@ -47,8 +48,11 @@ class SafetyMonitor:
         if self.active is not None:
             return None
         reason = ""
-        if force_n > self.force_limit_n:
-            reason = f"contact force {force_n:.0f} N above the limit {self.force_limit_n:.0f} N"
+        if force_n > self.force_trip_n:
+            reason = (
+                f"contact force {force_n:.0f} N above the trip level {self.force_trip_n:.0f} N "
+                f"(limit {self.force_limit_n:.0f} N)"
+            )
         elif tcp_speed_m_per_s > self.speed_limit_m_per_s:
             reason = f"tool speed {tcp_speed_m_per_s:.2f} m/s above the limit {self.speed_limit_m_per_s:.2f} m/s"
         elif bool((tcp_pos_m < self.ws_min).any() or (tcp_pos_m > self.ws_max).any()):
@@ -74,7 +78,7 @@ class SafetyMonitor:
     def reset(self) -> tuple[bool, str]:
         if self.active is None:
             return True, "nothing to reset"
-        if self.last_force_n > self.force_limit_n:
+        if self.last_force_n > self.force_trip_n:
             return False, f"contact force still {self.last_force_n:.0f} N: clear the contact first"
         self.active = None
         return True, "reset"

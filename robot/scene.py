@@ -38,7 +38,7 @@ class Layout:
     review_bin_xy_m: tuple[float, float] = (0.16, 0.52)
     bin_floor_z_m: float = 0.64
     bin_half_inner_m: float = 0.12
-    hand_probe_xyz_m: tuple[float, float, float] = (0.36, -0.26, 0.93)
+    hand_probe_xyz_m: tuple[float, float, float] = (0.41, -0.33, 0.90)
 
 
 LAYOUT = Layout()
@@ -150,12 +150,13 @@ def build_scene_xml(hand_probe: bool = False, timestep_s: float = 0.001) -> str:
     probe = ""
     if hand_probe:
         px, py, pz = lay.hand_probe_xyz_m
-        # The hand gives way on a slide (a person's arm), contact stiffness ~75 N/mm as ISO/TS 15066 lists.
+        # The hand gives way on a slide (a person's arm); contact time constant 3 ms gives ~60-75 N/mm with
+        # the contact's effective mass, the hand stiffness ISO/TS 15066 lists.
         probe = f"""
     <body name="hand_probe" pos="{px} {py} {pz}">
       <joint name="hand_probe" type="slide" axis="0 1 0" stiffness="2000" damping="40" range="-0.2 0.2"/>
-      <geom name="hand_probe" class="env" type="box" size="0.05 0.02 0.09" mass="0.6" rgba="0.9 0.7 0.6 1"
-            solref="-75000 -400" solimp="0.95 0.99 0.001"/>
+      <geom name="hand_probe" class="env" type="box" size="0.05 0.02 0.05" mass="0.6" rgba="0.9 0.7 0.6 1"
+            solref="0.003 1"/>
     </body>"""
     return f"""<mujoco model="ironcell">
   <compiler angle="radian" autolimits="true"/>

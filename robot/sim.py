@@ -160,6 +160,12 @@ class CellSim:
         pos = p.pos_m + np.array([*rng.normal(0.0, noise_m, 2), 0.0])
         return PartPose(pos, p.yaw_rad + float(rng.normal(0.0, noise_rad)), p.upright)
 
+    def withdraw_hand_probe(self) -> None:
+        """The person takes their hand away (moves the probe body out of the cell)."""
+        b = self.m.body("hand_probe").id
+        self.m.body_pos[b] = (-1.5, 0.0, 0.3)
+        mujoco.mj_forward(self.m, self.d)
+
     # --- contact sensing -----------------------------------------------------------------------------
     def contacts(self, side: str, target_family: str | None, held: bool) -> ContactReading:
         """External force at the tool: robot (and, while held, the part) against anything but the gripped part.

@@ -1,0 +1,126 @@
+"""The impedance control law on its own (pure function), then on the simulated arm."""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+import pytest
+
+from robot.config import RobotConfig
+from robot.controller import ArmState, ControlGains, ImpedanceGoal, impedance_torque
+from robot.kinematics import mat_to_quat, quat_to_mat, rot_z, rotation_error, solve_ik
+from robot.runtime import RobotRuntime
+from robot.scene import TORQUE_LIMITS_NM, home_joint_positions
+from robot.skills import move_to
+
+LIM = np.array(TORQUE_LIMITS_NM)
+
+
+def _gains(k: float = 1500.0, rate: float = 1000.0, k_null: float = 10.0) -> ControlGains:
+    return ControlGains(k, 150.0, 1.0, k_null, LIM, rate, 0.001)
+
+
+def _state(rng: np.random.Generator, bias: np.ndarray | None = None) -> ArmState:
+    jac = rng.normal(size=(6, 7))
+    return ArmState(
+        rng.normal(size=7),
+        rng.normal(size=7) * 0.1,
+        np.array([0.4, -0.2, 0.9]),
+        np.eye(3),
+        jac,
+        np.zeros(7) if bias is None else bias,
+    )
+
+
+def _goal(st: ArmState, dp: np.ndarray | None = None) -> ImpedanceGoal:
+    return ImpedanceGoal(
+        st.tcp_pos_m + (np.zeros(3) if dp is None else dp),
+        mat_to_quat(st.tcp_rot),
+        np.zeros(6),
+        st.q.copy(),
+        np.zeros(6),
+    )
+
+
+def test_damping_follows_stiffness_and_ratio() -> None:
+    g = ControlGains(1600.0, 100.0, 0.7, 9.0, LIM, 1000.0, 0.001)
+    assert np.allclose(g.damping, 2 * 0.7 * np.sqrt([1600.0] * 3 + [100.0] * 3))
+    assert g.null_damping == pytest.approx(2 * 0.7 * 3.0)
+
+
+def test_at_rest_on_goal_the_torque_is_the_bias() -> None:
+    rng = np.random.default_rng(1)
+    bias = np.array([10.0, -20.0, 3.0, 5.0, 1.0, -1.0, 0.5])
+    st = _state(rng, bias)._replace(dq=np.zeros(7))
+    out = impedance_torque(st, _goal(st), _gains(), tau_prev_nm=bias)
+    assert np.allclose(out.tau_nm, bias, atol=1e-9)
+    assert not out.saturated and not out.rate_limited
+
+
+def test_torque_saturation_and_rate_limit_hold() -> None:
+    rng = np.random.default_rng(2)
+    for _ in range(50):
+        st = _state(rng)
+        prev = rng.uniform(-LIM, LIM)
+        out = impedance_torque(st, _goal(st, rng.normal(size=3)), _gains(k=20000.0), prev)
+        assert np.all(np.abs(out.tau_nm) <= LIM + 1e-9)
+        assert np.all(np.abs(out.tau_nm - prev) <= 1000.0 * 0.001 + 1e-9)
+    # A large error saturates; the function reports it.
+    st = _state(rng)
+    out = impedance_torque(st, _goal(st, np.array([5.0, 5.0, 5.0])), _gains(k=20000.0, rate=1e9), np.zeros(7))
+    assert out.saturated and np.any(np.abs(out.tau_nm) == LIM)
+
+
+def test_nullspace_term_does_not_push_the_tool() -> None:
+    rng = np.random.default_rng(3)
+    st = _state(rng)._replace(dq=np.zeros(7))
+    goal = _goal(st)._replace(q_null_rad=st.q + 0.5)
+    out = impedance_torque(st, goal, _gains(rate=1e9), np.zeros(7))
+    # tau = J^T F for some F exactly when it lies in the row space of J; the posture part must not.
+    wrench, *_ = np.linalg.lstsq(st.jac.T, out.tau_nm, rcond=None)
+    assert np.linalg.norm(st.jac.T @ wrench - out.tau_nm) > 1e-3  # posture torque present...
+    # ...but it lies in the nullspace of J: no tool velocity, no tool force (projector damped by 1e-4).
+    assert np.linalg.norm(st.jac @ out.tau_nm) < 1e-2 * np.linalg.norm(out.tau_nm)
+
+
+def test_rotation_error_is_the_rotation_vector() -> None:
+    r = rot_z(0.3)
+    assert np.allclose(rotation_error(r, np.eye(3)), [0, 0, 0.3])
+    assert np.allclose(quat_to_mat(mat_to_quat(r)), r)
+
+
+@pytest.mark.parametrize(
+    ("start_seed", "target", "yaw"),
+    [
+        (1, np.array([0.45, -0.05, 0.85]), 0.4),
+        (2, np.array([0.30, -0.45, 0.95]), -0.3),
+        (3, np.array([0.50, -0.25, 1.10]), 0.0),
+    ],
+)
+def test_arm_converges_from_varied_poses_and_holds_against_gravity(
+    start_seed: int, target: np.ndarray, yaw: float
+) -> None:
+    rt = RobotRuntime(RobotConfig(), seed=0)
+    sim = rt.sim
+    arm = sim.arms["right"]
+    # Start from a perturbed posture, the controller already holding it (as after a previous motion).
+    q0 = home_joint_positions("right") + np.random.default_rng(start_seed).uniform(-0.3, 0.3, 7)
+    sim.d.qpos[arm.qpos] = np.clip(q0, arm.q_low, arm.q_high)
+    mujoco.mj_forward(sim.m, sim.d)
+    rt.tau["right"] = sim.d.qfrc_bias[arm.dof].copy()
+    rt._hold_here("right")
+    assert solve_ik(sim.m, sim.scratch, arm, target, rot_z(yaw), home_joint_positions("right")).ok
+    motion = move_to(rt.ctx["right"], target, rot_z(yaw))
+    for _ in range(4000):
+        next(motion, None)
+        rt.tick()
+    pos, rot = sim.tcp("right")
+    assert np.linalg.norm(pos - target) < 0.003
+    assert np.linalg.norm(rotation_error(rot_z(yaw), rot)) < 0.02
+    assert not rt.safety.stopped
+    held = pos.copy()
+    for _ in range(1000):
+        rt.tick()
+    pos, _ = sim.tcp("right")
+    assert np.linalg.norm(pos - held) < 0.001
+    assert all(v == 0 for v in sim.warnings().values())
