@@ -122,6 +122,14 @@ def when(t: datetime | None) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def iso_short(text: str) -> str:
+    """An ISO 8601 time from the cell as 'YYYY-MM-DD HH:MM:SS UTC'; anything else unchanged."""
+    try:
+        return when(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except (ValueError, AttributeError):
+        return text
+
+
 def pct(x: float | None, digits: int = 1) -> str:
     return "–" if x is None else f"{100.0 * x:.{digits}f} %"
 

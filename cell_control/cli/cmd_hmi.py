@@ -55,6 +55,9 @@ def register(app: typer.Typer) -> None:
             "--browser.gatherUsageStats", "false",
             "--global.developmentMode", "false",
             "--client.toolbarMode", "minimal",
+            # ISA-101: no saturated colour for normal controls (Streamlit's default primary is red)
+            "--theme.base", "light",
+            "--theme.primaryColor", "#4d4d4d",
         ]  # fmt: skip
         typer.echo(f"ironcell HMI on http://{address}:{http_port} (cell at {url})")
         sys.stdout.flush()

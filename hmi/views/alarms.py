@@ -25,7 +25,8 @@ def _row(ctx: HmiContext, login: Login, a: AlarmView, may_ack: bool) -> None:
     c[0].markdown(fmt.badge_html(sev, salience), unsafe_allow_html=True)
     part = f" · part {a.part_serial}" if a.part_serial else ""
     c[1].markdown(
-        f"**{a.code}** {a.message}  \n<small>alarm {a.alarm_id} · since {a.since}{part}</small>", unsafe_allow_html=True
+        f"**{a.code}** {a.message}  \n<small>alarm {a.alarm_id} · since {fmt.iso_short(a.since)}{part}</small>",
+        unsafe_allow_html=True,
     )
     c[2].write(fmt.alarm_state_words(a.state))
     if fmt.needs_ack(a.state) and may_ack and c[3].button("Acknowledge", key=f"ack_{a.alarm_id}"):

@@ -57,17 +57,20 @@ def show_inspection(view: records.InspectionView, key: str) -> None:
         st.warning(f"Inspection error: {view.error}")
     gray = overlay.load_gray8(view.image_path) if view.image_path else None
     amap = _anomaly(view.anomaly_map_path) if view.anomaly_map_path else None
+    # radiograph on the left; the anomaly map (or, without one, the flaw table) beside it
+    left, right = st.columns(2)
     if gray is None:
-        st.info("Radiograph not on this machine (the store holds its SHA-256 only).")
+        left.info("Radiograph not on this machine (the store holds its SHA-256 only).")
     else:
-        cols = st.columns(2 if amap is not None else 1)
-        cols[0].image(overlay.draw_flaws(gray, view.defects), caption="Radiograph with flaws", width="stretch")
-        if amap is not None:
-            cols[1].image(overlay.anomaly_overlay(gray, amap), caption="Anomaly map", width="stretch")
+        left.image(overlay.draw_flaws(gray, view.defects), caption="Radiograph with flaws", width="stretch")
+    table_at = right
+    if gray is not None and amap is not None:
+        right.image(overlay.anomaly_overlay(gray, amap), caption="Anomaly map", width="stretch")
+        table_at = st.container()
     if view.defects:
-        st.dataframe(flaw_table(view), hide_index=True, key=f"flaws_{key}")
+        table_at.dataframe(flaw_table(view), hide_index=True, key=f"flaws_{key}")
     else:
-        st.caption("No flaws found.")
+        table_at.caption("No flaws found.")
     for r in view.reviews:
         st.caption(f"Reviewed {fmt.when(r.at)} by {r.user}: {r.disposition} — {r.reason}")
     if view.model_versions:

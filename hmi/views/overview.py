@@ -55,7 +55,7 @@ def _kpis(snap: CellSnapshot) -> None:
     cols[2].metric("NOK", fmt.num(c.get("DefectiveCount")))
     cols[3].metric("Review", fmt.num(c.get("ReviewCount")))
     cols[4].metric("Yield", fmt.pct(ok / n if ok is not None and n else None))
-    cols[5].metric("Throughput", fmt.num(_throughput_per_h(snap), 0, "parts/h"))
+    cols[5].metric("Parts/h (5 min)", fmt.num(_throughput_per_h(snap), 0))
 
 
 def _commands(ctx: common.HmiContext, login: auth.Login, snap: CellSnapshot) -> None:
