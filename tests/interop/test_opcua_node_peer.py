@@ -85,7 +85,7 @@ def test_node_opcua_client(home: Path, tmp_path: Path) -> None:
             rc, res = await node_peer(srv.url, pki, "full")
             assert rc == 0, res
             assert res["browse_status"] == "Good"
-            assert res["browse_target"] == f"ns=2;s=XrayCell1.PackML.Status.StateCurrent"
+            assert res["browse_target"] == "ns=2;s=XrayCell1.PackML.Status.StateCurrent"
             assert {"Identification", "PackML", "XrayStation", "Robot", "Alarms"} <= set(res["machine_children"])
             assert res["state_initial"] == int(S.STOPPED)
             assert res["reset"] == "Good" and res["idle"] and res["start"] == "Good"
