@@ -1,4 +1,8 @@
-"""`ironcell bench xray`: radiographs per second of the simulator (render only, no PNG writing)."""
+"""`ironcell bench xray`: radiographs per second of the simulator (render only, no PNG writing).
+
+Wall-clock rates depend on what else runs on the machine, so the CPU time per image is reported too (one
+OpenCV thread per worker); `*_cpu_bound` is the rate the given workers reach on otherwise idle cores.
+"""
 
 from __future__ import annotations
 
@@ -14,40 +18,46 @@ from vision.xray.params import XraySimParams
 from vision.xray.simulator import XraySimulator
 
 
-def _render_n(width: int, height: int, mode: str, start: int, n: int) -> float:
+def _render_n(width: int, height: int, mode: str, start: int, n: int) -> tuple[float, float]:
     import cv2
 
     cv2.setNumThreads(1)
     sim = XraySimulator(XraySimParams(width_px=width, height_px=height, detector_mode=DetectorMode(mode)))
-    sim.render(np.random.default_rng(10**6 + start))  # warm caches (detector pool, distortion grids)
-    t0 = time.perf_counter()
+    for i in range(3):  # warm caches (detector pool, distortion grids)
+        sim.render(np.random.default_rng(10**6 + start * 10 + i))
+    t0, c0 = time.perf_counter(), time.process_time()
     for i in range(n):
         sim.render(np.random.default_rng(np.random.SeedSequence([start, i])))
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
-def _rate(width: int, height: int, mode: str, n: int, workers: int) -> float:
-    if workers == 1:
-        return n / _render_n(width, height, mode, 0, n)
+def _measure(width: int, height: int, mode: str, n: int, workers: int) -> tuple[float, float]:
+    """(images per second wall clock, CPU ms per image)."""
     per = max(1, n // workers)
-    t0 = time.perf_counter()
+    if workers == 1:
+        wall, cpu = _render_n(width, height, mode, 0, per)
+        return per / wall, 1000.0 * cpu / per
     with ProcessPoolExecutor(workers) as pool:
-        list(
-            pool.map(
-                _render_n, [width] * workers, [height] * workers, [mode] * workers, range(workers), [per] * workers
-            )
-        )
-    # wall time includes pool start-up, which a long data-set run amortises; report both views
-    wall = time.perf_counter() - t0
-    return per * workers / wall
+        args = ([width] * workers, [height] * workers, [mode] * workers, range(workers), [per] * workers)
+        results = list(pool.map(_render_n, *args))
+    wall = max(w for w, _ in results)  # workers run side by side; pool start-up is excluded
+    cpu = sum(c for _, c in results)
+    return per * workers / wall, 1000.0 * cpu / (per * workers)
 
 
 def run_bench(quick: bool = False) -> dict[str, Any]:
     n = 24 if quick else 160
     workers = min(2, os.cpu_count() or 1)
     out: dict[str, Any] = {"workers": workers, "cpu_count": os.cpu_count(), "images_measured": n}
-    out["images_per_s_1024"] = round(_rate(1024, 1024, "image_intensifier", n, workers), 2)
-    out["images_per_s_1024_flat_panel"] = round(_rate(1024, 1024, "flat_panel", n, workers), 2)
-    out["images_per_s_768x572"] = round(_rate(768, 572, "image_intensifier", n, workers), 2)
-    out["images_per_s_1024_one_worker"] = round(_rate(1024, 1024, "image_intensifier", max(8, n // 4), 1), 2)
+    out["load_avg_1min_before"] = round(os.getloadavg()[0], 2)
+    for key, (w, h, mode) in {
+        "1024": (1024, 1024, "image_intensifier"),
+        "1024_flat_panel": (1024, 1024, "flat_panel"),
+        "768x572": (768, 572, "image_intensifier"),
+    }.items():
+        rate, cpu_ms = _measure(w, h, mode, n, workers)
+        out[f"images_per_s_{key}"] = round(rate, 2)
+        out[f"cpu_ms_per_image_{key}"] = round(cpu_ms, 1)
+        out[f"images_per_s_{key}_cpu_bound"] = round(workers * 1000.0 / cpu_ms, 1)
+    out["load_avg_1min_after"] = round(os.getloadavg()[0], 2)
     return out
