@@ -22,9 +22,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, Index, and_, case, cast, func, or_, select
+from sqlalchemy import Index, and_, case, func, or_, select
 
 from cell_control.reports.selection import Selection, select_parts, window_filter
+from cell_control.reports.sqlfuncs import floor_int
 from cell_control.reports.window import ReportWindow, as_utc
 from cell_control.store.schema import InterventionRow, RobotTaskRow
 from cell_control.store.store import Store
@@ -230,17 +231,15 @@ def _interventions(sel: Selection, first: datetime | None, last: datetime | None
 def _run_time(sel: Selection, stop_gap_s: float) -> tuple[float, int]:
     """Sum of gaps between consecutive parts (a stop counts as stop_gap_s) and the number of stops."""
     rp = sel.table.c
-    # Rounded to the millisecond: julianday() arithmetic carries ~50 us of float noise.
+    # Whole milliseconds: julianday() arithmetic carries ~50 us of float noise, and integers sum exactly.
     lag = func.lag(rp.finished_s).over(order_by=(rp.finished_s, rp.part_id))
-    gaps = select(func.round(rp.finished_s - lag, 3).label("gap")).subquery()
-    stop = gaps.c.gap > stop_gap_s
+    gaps = select(floor_int((rp.finished_s - lag) * 1000.0 + 0.5, sel.dialect).label("gap_ms")).subquery()
+    stop_ms = round(stop_gap_s * 1000.0)
+    stop = gaps.c.gap_ms > stop_ms
     row = sel.conn.execute(
-        select(
-            func.sum(case((stop, stop_gap_s), else_=cast(gaps.c.gap, Float))),
-            func.sum(case((stop, 1), else_=0)),
-        )
+        select(func.sum(case((stop, stop_ms), else_=gaps.c.gap_ms)), func.sum(case((stop, 1), else_=0)))
     ).one()
-    return float(row[0] or 0.0), _i(row[1])
+    return float(row[0] or 0) / 1000.0, _i(row[1])
 
 
 def _oee(

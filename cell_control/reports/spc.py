@@ -90,7 +90,7 @@ def pchart_of(sel: Selection, subgroup_parts: int | None = None) -> PChart:
     if subgroup_parts < 1:
         raise ValueError(f"subgroup_parts must be >= 1, got {subgroup_parts}")
     rn = func.row_number().over(order_by=(rp.finished_s, rp.part_id))
-    sub = select(cast((rn - 1) / subgroup_parts, Integer).label("g"), rp.final_disposition).subquery()
+    sub = select(cast((rn - 1) // subgroup_parts, Integer).label("g"), rp.final_disposition).subquery()
     nok = func.sum(case((sub.c.final_disposition == "NOK", 1), else_=0))
     rows = sel.conn.execute(select(sub.c.g, func.count(), nok).group_by(sub.c.g).order_by(sub.c.g)).all()
     labels = (f"{g * subgroup_parts + 1}-{g * subgroup_parts + n}" for g, n, _ in rows)
