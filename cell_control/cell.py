@@ -19,7 +19,7 @@ from typing import Any
 
 from cell_control import packml
 from cell_control.alarms import AlarmManager
-from cell_control.clock import Clock, RealClock
+from cell_control.clock import Clock, RealClock, VirtualClock
 from cell_control.packml import SC, Transition
 from cell_control.recording import CellStats, PartRecorder, PartSummary
 from cell_control.station import Arrival, InspectionStation, SimulatedFeeder, StationOutput, now_utc
@@ -357,6 +357,8 @@ class Cell:
                 self._robot_busy = False
                 self._robot_free_at = time.perf_counter()
                 self._waiters.notify()
+            if last is not None and isinstance(self.clock, VirtualClock):
+                self.clock.advance(last.cycle_s)  # virtual time follows the robot's simulated motion
             if last is None:
                 continue  # link lost: the loop above records the part as aborted
             if last.outcome in (TaskOutcome.SUCCESS, TaskOutcome.ABORTED):
