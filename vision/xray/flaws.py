@@ -317,10 +317,11 @@ def make_flaw(
     occupied: np.ndarray,
     mm_per_px: float,
     size_range_mm: tuple[float, float],
+    size_mm: float | None = None,
 ) -> FlawDraft | None:
     """Draws one flaw of `kind` at a free spot inside material where it fits; None when it cannot be placed."""
     fn, _ = GENERATORS[kind]
-    size = draw_size(rng, kind, size_range_mm)
+    size = draw_size(rng, kind, size_range_mm) if size_mm is None else size_mm
     body, half = fn(rng, size, mm_per_px)
     n = 2 * half + 1
     depth = body.depth_ss

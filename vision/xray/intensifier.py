@@ -67,7 +67,7 @@ def intensifier_display(
     if sample.size < 200:
         sample = y[::7, ::7].ravel()
     # window on the metal in view; thin edges may saturate white and the thickest sections black
-    q_lo, q_hi = rng.uniform(0.0, 0.05 + 0.25 * r), rng.uniform(0.95 - 0.25 * r, 1.0)
+    q_lo, q_hi = rng.uniform(0.0, 0.02 + 0.15 * r), rng.uniform(0.98 - 0.18 * r, 1.0)
     lo_q, hi_q = (float(v) for v in np.quantile(sample, [q_lo, q_hi]))
     y_air = float(np.quantile(y[::7, ::7], 0.995))
     # never stretch less than ~0.8 units of attenuation over the window (a uniform plate would show only noise)

@@ -10,7 +10,7 @@ import numpy as np
 from scipy import ndimage
 
 from vision.types import DetectorMode, FlawClass, PartFamily, PartIdentity, TrueFlaw, XrayImage
-from vision.xray.flaws import FlawDraft, make_flaw
+from vision.xray.flaws import FlawDraft, draw_size, make_flaw
 from vision.xray.intensifier import circular_field, draw_distortion_k, intensifier_display, pincushion_maps
 from vision.xray.params import XraySimParams
 from vision.xray.parts import render_part
@@ -138,6 +138,11 @@ class XraySimulator:
             if rng.random() < 0.1 * r:
                 y = y * circular_field(p.height_px, p.width_px, rng)
             pixels = (y * np.float32(255.0) + np.float32(0.5)).astype(np.uint8)
+            if rng.random() < 0.25 * r:  # frame grabbers and archives often store JPEG
+                quality = int(rng.integers(60, 96))
+                ok, buf = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, quality])
+                decoded = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if ok else None
+                pixels = pixels if decoded is None else np.asarray(decoded, np.uint8)
 
         instances = _instances(inst_out, drafts, pixels)
         true_flaws = tuple(
@@ -186,24 +191,29 @@ class XraySimulator:
         occupied = np.zeros(thickness.shape, bool)
         out: list[tuple[FlawDraft, float]] = []
         sigma = math.hypot(e.focal_blur_px, e.detector_blur_px)
-        for _ in range(4 * target + 4):
-            if len(out) >= target:
+        # a flawed part whose first draws could not be placed visibly gets a few fresh draws
+        for n in range(target + 6):
+            if n >= target and out:
                 break
             kind = kinds[int(rng.choice(len(kinds), p=weights))]
-            d = make_flaw(rng, kind, thickness, occupied, mmpp, p.flaw_size_mm)
-            if d is None:
-                continue
-            win = d.window
-            base = primary[win]
-            diff = transmission(t_total[win] + d.delta_mm, e) - base
-            contrast = abs(float(blur(diff, sigma)[d.mask].mean()))
-            level = float((base + scat[win])[d.mask].mean())
-            noise = noise_sigma_rel(level, e)
-            cnr = _CNR_CAP if noise <= 0 else min(_CNR_CAP, contrast / noise)
-            if cnr < p.min_cnr:
-                continue
-            occupied[win] |= d.mask
-            out.append((d, round(cnr, 3)))
+            # keep kind and size over the retries: otherwise large flaws (easier to see and to fit) crowd out
+            # the small ones and the size distribution drifts away from the one drawn
+            size = draw_size(rng, kind, p.flaw_size_mm)
+            for _attempt in range(5):
+                d = make_flaw(rng, kind, thickness, occupied, mmpp, p.flaw_size_mm, size_mm=size)
+                if d is None:
+                    continue
+                win = d.window
+                base = primary[win]
+                diff = transmission(t_total[win] + d.delta_mm, e) - base
+                contrast = abs(float(blur(diff, sigma)[d.mask].mean()))
+                level = float((base + scat[win])[d.mask].mean())
+                noise = noise_sigma_rel(level, e)
+                cnr = _CNR_CAP if noise <= 0 else min(_CNR_CAP, contrast / noise)
+                if cnr >= p.min_cnr:
+                    occupied[win] |= d.mask
+                    out.append((d, round(cnr, 3)))
+                    break
         return out
 
 
