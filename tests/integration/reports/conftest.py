@@ -128,10 +128,11 @@ def populate(store: Store) -> dict[str, int]:
     store.add_review(ids["P6"], "bob", Verdict.NOK, "porosity visible the detector missed")
     store.add_review(ids["P7"], "alice", Verdict.OK, "first look")
     store.add_review(ids["P7"], "bob", Verdict.NOK, "second look: pore confirmed")
-    for at_s, serial in ((20, None), (55, "P5"), (70, None), (86400, None)):
+    stops: list[tuple[int, str | None]] = [(20, None), (55, "P5"), (70, None), (86400, None)]
+    for at_s, named in stops:
         store.record_intervention(
             InterventionRecord(
-                InterventionKind.PROTECTIVE_STOP_RESET, T0 + timedelta(seconds=at_s), "reset", "op1", serial
+                InterventionKind.PROTECTIVE_STOP_RESET, T0 + timedelta(seconds=at_s), "reset", "op1", named
             )
         )
     for at_s, code in ((25, "ROBOT_PSTOP"), (75, "ROBOT_PSTOP"), (80, "XRAY_TUBE_TEMP")):
