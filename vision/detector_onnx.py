@@ -2,6 +2,10 @@
 
 No torch or ultralytics here. A registry folder holds `model.onnx` and `model_card.json`; the input size,
 class names and version come from the card (or from the ONNX metadata ultralytics writes).
+
+A model exported with a fixed input (e.g. 640x640) sees tiles of that size. A model exported with dynamic
+height/width sees each image whole, padded to a multiple of the stride, up to `max_tile_px`; larger images are
+tiled. Either way the image keeps its own resolution: a flaw has the pixel size it had in training.
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ from typing import Any
 
 import numpy as np
 
+from vision.preprocess import detector_channels
 from vision.tiling import detect_tiled
 from vision.types import Detection, FlawClass
 
 # Ultralytics pads letterboxed training images with grey 114; padded tiles use the same fill.
 PAD_VALUE = 114.0 / 255.0
+DEFAULT_MAX_TILE_PX = 1024
 
 
 class ModelLoadError(RuntimeError):
@@ -102,6 +108,7 @@ class OnnxYoloDetector:
         iou_threshold: float = 0.5,
         tile_overlap: float = 0.2,
         num_threads: int = 2,
+        max_tile_px: int | None = None,
     ) -> None:
         import onnxruntime as ort
 
@@ -122,11 +129,14 @@ class OnnxYoloDetector:
         self._input_name = inp.name
         shape = inp.shape
         meta = self._session.get_modelmeta().custom_metadata_map
+        self.stride = int(meta.get("stride", 32))
+        self.static_hw: tuple[int, int] | None = None
         if isinstance(shape[2], int) and isinstance(shape[3], int):
-            self.input_hw = (int(shape[2]), int(shape[3]))
+            self.static_hw = (int(shape[2]), int(shape[3]))
+            self.tile_px = min(self.static_hw)
         else:
-            imgsz = ast.literal_eval(meta.get("imgsz", "[640, 640]"))
-            self.input_hw = (int(imgsz[0]), int(imgsz[1]))
+            self.tile_px = int(max_tile_px or card.get("max_tile_px", DEFAULT_MAX_TILE_PX))
+        self.train_imgsz = int(card.get("imgsz", self.tile_px))
         self.class_names = self._class_names(card, meta)
         sha = card.get("onnx_sha256") or file_sha256(onnx_path)
         self.version = f"{card.get('name', onnx_path.parent.name)}@{str(sha)[:12]}"
@@ -154,15 +164,17 @@ class OnnxYoloDetector:
                 return None
         return None
 
-    def run_tile(self, tile01: np.ndarray) -> list[Detection]:
-        """Detections in one tile no larger than the model input (tile pixel coordinates)."""
-        ih, iw = self.input_hw
-        h, w = tile01.shape
+    def run_tile(self, tile: np.ndarray) -> list[Detection]:
+        """Detections in one tile (H, W, 3 detector channels) no larger than the model input (tile pixels)."""
+        h, w = tile.shape[:2]
+        if self.static_hw is not None:
+            ih, iw = self.static_hw
+        else:
+            ih, iw = -(-h // self.stride) * self.stride, -(-w // self.stride) * self.stride
         if h > ih or w > iw:
             raise ValueError(f"tile {w}x{h} larger than model input {iw}x{ih}")
-        canvas = np.full((ih, iw), PAD_VALUE, dtype=np.float32)
-        canvas[:h, :w] = tile01
-        batch = np.ascontiguousarray(np.broadcast_to(canvas, (1, 3, ih, iw)))
+        batch = np.full((1, 3, ih, iw), PAD_VALUE, dtype=np.float32)
+        batch[0, :, :h, :w] = tile.transpose(2, 0, 1)
         out = self._session.run(None, {self._input_name: batch})[0]
         boxes, scores, classes = decode_yolo_output(out, self.conf_threshold, self.iou_threshold)
         dets: list[Detection] = []
@@ -178,5 +190,5 @@ class OnnxYoloDetector:
     def detect(self, image01: np.ndarray) -> list[Detection]:
         if image01.ndim != 2:
             raise ValueError(f"detector needs a one-channel image, got shape {image01.shape}")
-        tile = min(self.input_hw)
-        return detect_tiled(image01.astype(np.float32, copy=False), self.run_tile, tile, self.tile_overlap)
+        channels = detector_channels(image01)
+        return detect_tiled(channels, self.run_tile, self.tile_px, self.tile_overlap)

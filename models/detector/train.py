@@ -1,0 +1,192 @@
+"""`ironcell train detector`: simulated data -> ultralytics YOLO from a model YAML -> ONNX -> registry folder.
+
+Offline by construction: ultralytics gets YOLO_OFFLINE, no auto-install, a private settings folder with a local
+TrueType font named Arial.ttf (else its dataset check tries to download one), a model YAML (never a .pt it
+would fetch), pretrained=False, amp=False, plots=False.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import logging
+import os
+import platform
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from models.detector.config import TrainDetectorConfig
+from models.detector.data import build_training_set
+from models.detector.registry import MODEL_FILE, write_card
+from vision.detector_onnx import file_sha256
+from vision.types import FlawClass
+
+log = logging.getLogger(__name__)
+
+FONT_CANDIDATES = (
+    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+    Path("/usr/share/fonts/TTF/DejaVuSans.ttf"),
+)
+
+
+def ultralytics_offline_env(settings_dir: Path) -> None:
+    """Environment ultralytics needs to run with no network; call before importing ultralytics."""
+    settings_dir.mkdir(parents=True, exist_ok=True)
+    font = settings_dir / "Arial.ttf"
+    if not font.exists():
+        src = next((f for f in FONT_CANDIDATES if f.is_file()), None)
+        if src is None:
+            raise RuntimeError("no TrueType font found for ultralytics (install Debian fonts-dejavu-core)")
+        shutil.copy(src, font)
+    os.environ["YOLO_OFFLINE"] = "1"
+    os.environ["YOLO_AUTOINSTALL"] = "0"
+    os.environ["YOLO_CONFIG_DIR"] = str(settings_dir)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "0" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def _last_metrics(results_csv: Path) -> dict[str, float]:
+    if not results_csv.is_file():
+        return {}
+    with results_csv.open() as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return {}
+    last = {k.strip(): v for k, v in rows[-1].items()}
+    out: dict[str, float] = {}
+    for key in ("metrics/precision(B)", "metrics/recall(B)", "metrics/mAP50(B)", "metrics/mAP50-95(B)"):
+        if key in last:
+            out[key.split("/")[1].replace("(B)", "")] = round(float(last[key]), 4)
+    out["epochs_logged"] = len(rows)
+    return out
+
+
+def export_onnx(weights: Path, cfg: TrainDetectorConfig) -> Path:
+    """Export trained weights to ONNX (one image per call, dynamic height/width when configured)."""
+    from ultralytics import YOLO
+
+    model = YOLO(str(weights))
+    path = model.export(
+        format="onnx",
+        imgsz=cfg.train.imgsz,
+        opset=cfg.export.opset,
+        simplify=cfg.export.simplify,
+        dynamic=cfg.export.dynamic,
+        batch=1,
+        device="cpu",
+    )
+    return Path(path)
+
+
+def train_detector(
+    cfg: TrainDetectorConfig,
+    command: str,
+    config_file: Path | None = None,
+    external_data: list[Path] | None = None,
+) -> dict[str, Any]:
+    """Run the whole pipeline; returns the model card (also written next to model.onnx in cfg.out_dir)."""
+    work = cfg.work_dir.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    ultralytics_offline_env(work / "ultralytics_settings")
+    import torch
+
+    torch.set_num_threads(cfg.train.threads)
+    import onnxruntime
+    import ultralytics
+    from ultralytics import YOLO
+
+    t_data = time.time()
+    data = build_training_set(cfg.data, work, external_data)
+    data_minutes = (time.time() - t_data) / 60.0
+    log.info("training set ready in %.1f min: %s", data_minutes, json.dumps(data))
+
+    device = resolve_device(cfg.train.device)
+    t = cfg.train
+    run_name = f"{cfg.name}-{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S')}"
+    model = YOLO(t.model)
+    t0 = time.time()
+    model.train(
+        data=data["data_yaml"],
+        imgsz=t.imgsz,
+        epochs=t.epochs,
+        time=(t.max_minutes / 60.0) if t.max_minutes else None,
+        batch=t.batch,
+        workers=t.workers,
+        device=device,
+        seed=t.seed,
+        deterministic=False,
+        pretrained=False,
+        amp=False,
+        plots=False,
+        project=str(work / "runs"),
+        name=run_name,
+        exist_ok=True,
+        patience=t.patience,
+        optimizer=t.optimizer,
+        lr0=t.lr0,
+        cos_lr=t.cos_lr,
+        close_mosaic=t.close_mosaic,
+        mosaic=t.mosaic,
+        scale=t.scale,
+        degrees=t.degrees,
+        fliplr=t.fliplr,
+        flipud=t.flipud,
+        hsv_h=0.0,
+        hsv_s=0.0,
+        hsv_v=t.hsv_v,
+        translate=0.1,
+        verbose=False,
+    )
+    train_minutes = (time.time() - t0) / 60.0
+    trainer = model.trainer
+    if trainer is None:
+        raise RuntimeError("ultralytics returned no trainer")
+    run_dir = Path(trainer.save_dir)
+    weights = Path(trainer.best) if Path(trainer.best).is_file() else Path(trainer.last)
+    onnx_path = export_onnx(weights, cfg)
+
+    out = cfg.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy(onnx_path, out / MODEL_FILE)
+    card: dict[str, Any] = {
+        "name": cfg.name,
+        "task": "detect",
+        "class_names": [c.value for c in FlawClass],
+        "model_yaml": t.model,
+        "imgsz": t.imgsz,
+        "max_tile_px": cfg.export.max_tile_px,
+        "opset": cfg.export.opset,
+        "dynamic": cfg.export.dynamic,
+        "onnx_sha256": file_sha256(out / MODEL_FILE),
+        "onnx_bytes": (out / MODEL_FILE).stat().st_size,
+        "seed": t.seed,
+        "command": command,
+        "config_file": str(config_file) if config_file else None,
+        "config": json.loads(cfg.model_dump_json()),
+        "data": data,
+        "metrics": _last_metrics(run_dir / "results.csv"),
+        "epochs_run": int(getattr(trainer, "epoch", -1)) + 1,
+        "train_minutes": round(train_minutes, 2),
+        "data_minutes": round(data_minutes, 2),
+        "device": "cuda" if device != "cpu" else f"cpu ({os.cpu_count()} cores, {t.threads} torch threads)",
+        "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "ultralytics_version": ultralytics.__version__,
+        "torch_version": torch.__version__,
+        "onnxruntime_version": onnxruntime.__version__,
+        "python": platform.python_version(),
+        "run_dir": str(run_dir),
+    }
+    (run_dir / "model_card.json").write_text(json.dumps(card, indent=1, default=str))
+    write_card(out, card)
+    log.info("model written to %s (%.1f min training)", out, train_minutes)
+    return card
