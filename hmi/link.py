@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 USER_IDLE_S = 600.0
 SESSION_MAX_S = 12 * 3600.0
 COMMAND_TIMEOUT_S = 10.0
+VIEW_WANTED_S = 5.0  # the Robot page asks each refresh; the cell renders only while someone reads
 TREND_POINTS = 3600  # one per second: the last hour
 
 _PACKML_METHOD = {
@@ -115,6 +116,7 @@ class OpcuaCellLink:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._nodes: CellNodes | None = None
+        self._view_wanted_at = 0.0
 
     # --- thread-safe API (any thread) ------------------------------------------------------------
     def start(self) -> None:
@@ -132,6 +134,9 @@ class OpcuaCellLink:
     def snapshot(self) -> CellSnapshot:
         with self._lock:
             return self._snap
+
+    def want_view(self) -> None:
+        self._view_wanted_at = time.monotonic()
 
     def open_session(self, user: str, password: str) -> str:
         token = secrets.token_urlsafe(24)
@@ -287,7 +292,7 @@ class OpcuaCellLink:
                 last_trend = now
                 force = robot.contact_force_n if robot else None
                 self._trend.append(TrendPoint(now, cnt.get("ProcessedCount", 0), cnt.get("DefectiveCount", 0), force))
-            png, note = latest_render(self.home)
+            png, note = await self._camera(client, nodes)
             self._publish(
                 CellSnapshot(
                     url=self.url,
@@ -309,6 +314,19 @@ class OpcuaCellLink:
                 last_expiry = time.monotonic()
                 await self._expire_idle_users()
             await asyncio.sleep(self.refresh_s)
+
+    async def _camera(self, client: Any, nodes: CellNodes) -> tuple[bytes | None, str]:
+        """Robot/CameraImage while a page wants it, else a frame the robot left under IRONCELL_HOME."""
+
+        if time.monotonic() - self._view_wanted_at > VIEW_WANTED_S:
+            return None, "Fetching the robot's view ..."
+        dv = (await client.read_attributes([client.get_node(nodes.robot_var("CameraImage"))]))[0]
+        if dv.StatusCode.is_good() and dv.Value is not None and dv.Value.Value:
+            return bytes(dv.Value.Value), ""
+        png, note = latest_render(self.home)
+        if png is None and dv.StatusCode.is_good():
+            note = "No live view yet: the cell has not rendered a frame (robot.render_fps 0, or no OpenGL)."
+        return png, note
 
     async def _expire_idle_users(self) -> None:
         now = time.monotonic()

@@ -133,6 +133,10 @@ class CellClient(Protocol):
 
     def snapshot(self) -> CellSnapshot: ...
 
+    def want_view(self) -> None:
+        """A page shows the robot's rendered view: fetch it with the next snapshots (for a few seconds)."""
+        ...
+
     def open_session(self, user: str, password: str) -> str:
         """Registers the user's own OPC UA identity and returns a session token kept by the tab."""
         ...

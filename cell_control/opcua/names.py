@@ -26,7 +26,8 @@ Objects/Machines/<cell>/                          (OPC 40001 Machinery: one mach
   Robot/                                          (OPC 40010 Robotics naming, monitoring)
     JointPositions (Double[] rad), TcpPose (Double[7]: x, y, z m, qw, qx, qy, qz), Mode (String,
     robot.types.RobotMode), ContactForce (Double N), ProtectiveStop (Boolean), CurrentTaskId,
-    LastTaskOutcome, TasksCompleted, Interventions
+    LastTaskOutcome, TasksCompleted, Interventions, CameraImage (ByteString: PNG of the robot's rendered
+    view at robot.render_fps, made only while a client reads it; empty when there is none)
     DispatchPickPlace(PartId String, Target String) -> TaskId String   (our own: 40010 has none)
     ResetProtectiveStop() -> ()
   Alarms/
@@ -216,7 +217,7 @@ class CellNodes:
 
     def robot_var(self, name: str) -> str:
         """JointPositions, TcpPose, Mode, ContactForce, ProtectiveStop, CurrentTaskId, LastTaskOutcome,
-        TasksCompleted, Interventions."""
+        TasksCompleted, Interventions, CameraImage."""
         return self.nid(f"Robot.{name}")
 
     @property

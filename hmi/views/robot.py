@@ -29,12 +29,13 @@ def force_frame(snap: CellSnapshot, window_s: float = TREND_S) -> pd.DataFrame:
 
 
 def live(ctx: HmiContext, login: Login) -> None:
+    ctx.link.want_view()
     snap = ctx.link.snapshot()
     common.link_banner(snap)
     view, facts = st.columns([3, 2])
     with view:
         if snap.render_png:
-            st.image(snap.render_png, caption="Cell view (robot simulation render)", width="stretch")
+            st.image(snap.render_png, caption="Cell view (robot simulation, rendered)", width="stretch")
             if snap.render_note:
                 st.caption(snap.render_note)
         else:

@@ -28,7 +28,8 @@ class FakeCell:
         self._lock = threading.Lock()
         self.sessions: dict[str, str] = {}
         self.sent: list[tuple[str, Command]] = []
-        self.viewers: set[str] = set()  # users the "cell" refuses methods to (BadUserAccessDenied)
+        self.viewers: set[str] = set()
+        self.view_wanted = False  # users the "cell" refuses methods to (BadUserAccessDenied)
         self.snap = CellSnapshot(
             url="opc.tcp://fake:4840",
             connected=connected,
@@ -54,6 +55,9 @@ class FakeCell:
     def snapshot(self) -> CellSnapshot:
         with self._lock:
             return self.snap
+
+    def want_view(self) -> None:
+        self.view_wanted = True
 
     def open_session(self, user: str, password: str) -> str:
         token = secrets.token_hex(8)
