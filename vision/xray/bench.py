@@ -11,6 +11,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+import cv2
 import numpy as np
 
 from vision.types import DetectorMode
@@ -19,9 +20,6 @@ from vision.xray.simulator import XraySimulator
 
 
 def _render_n(width: int, height: int, mode: str, start: int, n: int) -> tuple[float, float]:
-    import cv2
-
-    cv2.setNumThreads(1)
     sim = XraySimulator(XraySimParams(width_px=width, height_px=height, detector_mode=DetectorMode(mode)))
     for i in range(3):  # warm caches (detector pool, distortion grids)
         sim.render(np.random.default_rng(10**6 + start * 10 + i))
@@ -34,10 +32,7 @@ def _render_n(width: int, height: int, mode: str, start: int, n: int) -> tuple[f
 def _measure(width: int, height: int, mode: str, n: int, workers: int) -> tuple[float, float]:
     """(images per second wall clock, CPU ms per image)."""
     per = max(1, n // workers)
-    if workers == 1:
-        wall, cpu = _render_n(width, height, mode, 0, per)
-        return per / wall, 1000.0 * cpu / per
-    with ProcessPoolExecutor(workers) as pool:
+    with ProcessPoolExecutor(workers, initializer=cv2.setNumThreads, initargs=(1,)) as pool:
         args = ([width] * workers, [height] * workers, [mode] * workers, range(workers), [per] * workers)
         results = list(pool.map(_render_n, *args))
     wall = max(w for w, _ in results)  # workers run side by side; pool start-up is excluded

@@ -7,6 +7,7 @@ worker processes and the files are the same bytes for the same seed.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -75,7 +76,6 @@ def _entry(name: str, seed: int, index: int, shot: SimulatedShot) -> dict[str, A
 
 
 def _write_range(out_dir: str, seed: int, indices: list[int], params: XraySimParams, digits: int) -> list[dict]:
-    cv2.setNumThreads(1)
     out = Path(out_dir)
     sim = XraySimulator(params)
     entries = []
@@ -117,9 +117,11 @@ def write_dataset(
     indices = list(range(count))
     if workers == 1:
         entries = _write_range(str(out_dir), seed, indices, params, digits)
-    else:
+    else:  # one OpenCV thread per worker process (output does not depend on the thread count)
         chunks = [indices[k::workers] for k in range(workers)]
-        with ProcessPoolExecutor(workers) as pool:
+        # spawn, not fork: callers (training code) may hold threads, and forking those can deadlock
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=cv2.setNumThreads, initargs=(1,)) as pool:
             futures = [pool.submit(_write_range, str(out_dir), seed, c, params, digits) for c in chunks]
             entries = [e for f in futures for e in f.result()]
         entries.sort(key=lambda e: e["index"])
