@@ -27,7 +27,7 @@ Objects/Machines/<cell>/                          (OPC 40001 Machinery: one mach
     JointPositions (Double[] rad), TcpPose (Double[7]: x, y, z m, qw, qx, qy, qz), Mode (String,
     robot.types.RobotMode), ContactForce (Double N), ProtectiveStop (Boolean), CurrentTaskId,
     LastTaskOutcome, TasksCompleted, Interventions, CameraImage (ByteString: PNG of the robot's rendered
-    view at robot.render_fps, made only while a client reads it; empty when there is none)
+    view when the driver renders one; empty otherwise)
     DispatchPickPlace(PartId String, Target String) -> TaskId String   (our own: 40010 has none)
     ResetProtectiveStop() -> ()
   Alarms/
