@@ -64,7 +64,6 @@ class CellOpcuaServer:
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
         self._updater: asyncio.Task[None] | None = None
-        self._camera: asyncio.Task[None] | None = None
         self._alarm_gen: Any = None
         self._result_gen: Any = None
         self._events: list[tuple[str, Any]] = []
@@ -100,17 +99,12 @@ class CellOpcuaServer:
         self.cell.alarms.subscribe(self._on_alarm)
         self._dirty.update({"state", "part", "robot", "alarms", "command"})
         self._updater = asyncio.create_task(self._update_loop())
-        self._camera = asyncio.create_task(self._camera_loop())
-        self._camera.install()
         log.info("OPC UA server on %s (policies: %s)", self.url, ", ".join(p.name for p in policies))
 
     async def stop(self) -> None:
-        if getattr(self, "_camera", None) is not None:
-            await self._camera.stop()
-        for t in (self._updater, self._camera):
-            if t is not None:
-                t.cancel()
-                await asyncio.gather(t, return_exceptions=True)
+        if self._updater is not None:
+            self._updater.cancel()
+            await asyncio.gather(self._updater, return_exceptions=True)
         await self.server.stop()
 
     # --- address space -----------------------------------------------------------------------------
@@ -207,18 +201,10 @@ class CellOpcuaServer:
             ("ProtectiveStop", False, VT.Boolean),
             ("CurrentTaskId", "", VT.String),
             ("LastTaskOutcome", "", VT.String),
-            ("CameraImage", b"", VT.ByteString),
             ("TasksCompleted", 0, VT.Int32),
             ("Interventions", 0, VT.Int32),
         ):
             await self._var(rb, f"Robot.{path}", value, vt)
-        # for the HMI's Robot page: rendered on demand (cell_control.opcua.camera)
-        from cell_control.opcua.camera import CameraPublisher
-
-        cam = await self._var(rb, "Robot.CameraImage", b"", VT.ByteString)
-        self._camera = CameraPublisher(
-            self.server, cam.nodeid, getattr(self.cell, "robot", None), self.cfg.robot.render_fps
-        )
 
         al = await self._obj(machine, "Alarms", "Alarms")
         await self._var(al, "Alarms.ActiveAlarms", "[]", VT.String)
@@ -291,7 +277,6 @@ class CellOpcuaServer:
         if "part" in dirty or "state" in dirty:
             st = cell.stats
             await self._set("PackML.Admin.ProdProcessedCount", st.processed)
-            await self._set("PackML.Status.CurMachSpeed", cell.parts_per_min())
             await self._set("PackML.Admin.ProdDefectiveCount", st.nok)
             await self._set("PackML.Admin.ProdReviewCount", st.review)
             await self._set("PackML.Admin.ProdOkCount", st.ok)
@@ -325,32 +310,6 @@ class CellOpcuaServer:
             await self._set("Alarms.ActiveAlarms", json.dumps([a.as_json() for a in open_alarms]))
             await self._set("Alarms.ActiveAlarmCount", len(open_alarms))
             await self._set("Alarms.UnacknowledgedCount", cell.alarms.unacknowledged_count())
-
-    async def _camera_loop(self, period_s: float = 1.0) -> None:
-        """Robot.CameraImage: the robot's rendered view as PNG, when the driver renders one."""
-        latest = getattr(self.cell.robot, "latest_image", None)
-        if latest is None:
-            return
-        loop = asyncio.get_running_loop()
-
-        def grab() -> bytes | None:
-            import cv2
-
-            img = latest(0.0)
-            if img is None:
-                return None
-            ok, buf = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-            return bytes(buf.tobytes()) if ok else None
-
-        while True:
-            await asyncio.sleep(period_s)
-            try:
-                png = await loop.run_in_executor(None, grab)
-            except Exception:
-                log.debug("no robot camera image", exc_info=True)
-                continue
-            if png:
-                await self._set("Robot.CameraImage", png)
 
     async def _fire(self, kind: str, obj: Any) -> None:
         if kind == "alarm":
