@@ -85,6 +85,10 @@ def _porosity(rng: np.random.Generator, size: float, mmpp: float) -> tuple[_Body
         half = _half_px(size, mmpp)
         ss = _ss_for(half)
         x, y = _local_grid(half, ss, mmpp, rng.uniform(0, math.pi))
+        if rng.random() < 0.2:  # flat-bottomed void (drilled reference holes, blowholes along the ray): sharp disc
+            inside = (x / axes[0, 0]) ** 2 + (y / axes[0, 1]) ** 2 <= 1.0
+            disc = inside.astype(np.float32) * np.float32(2 * axes[0, 2])
+            return _Body(disc, ss, float(max(size, 2 * axes[0, 2])), -1.0), half
         return _Body(_ellipsoids(x, y, np.zeros((1, 2)), axes, True), ss, size, -1.0), half
     # clustered micro-porosity: many small pores inside an envelope of the drawn size
     n = int(rng.integers(6, 10 + int(4 * size)))
