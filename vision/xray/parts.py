@@ -95,13 +95,32 @@ class _Canvas:
         return np.sqrt(x * (2.0 - x)) * np.float32(height_mm)
 
     def solid(
-        self, draw: Callable[[np.ndarray], None], height_mm: float, edge_mm: float, clip: np.ndarray | None = None
+        self,
+        draw: Callable[[np.ndarray], None],
+        height_mm: float,
+        edge_mm: float,
+        clip: np.ndarray | None = None,
+        scale: np.ndarray | None = None,
     ) -> np.ndarray:
+        """Union with a rounded solid; `scale` (per pixel) shapes its height (tapers, domes)."""
         mask = self.footprint(draw)
         if clip is not None:
             mask &= clip
-        np.maximum(self.acc, self.profile(mask, height_mm, edge_mm), out=self.acc)
+        solid = self.profile(mask, height_mm, edge_mm)
+        if scale is not None:
+            solid *= scale
+        np.maximum(self.acc, solid, out=self.acc)
         return mask
+
+    def radius_mm(self) -> np.ndarray:
+        """Distance of each grid pixel from the part origin, in part mm (inverse of the pose map)."""
+        h, w = self.shape
+        inv = cv2.invertAffineTransform(self.affine)
+        x = np.arange(w, dtype=np.float32)[None, :]
+        y = np.arange(h, dtype=np.float32)[:, None]
+        u = inv[0, 0] * x + inv[0, 1] * y + inv[0, 2]
+        v = inv[1, 0] * x + inv[1, 1] * y + inv[1, 2]
+        return np.sqrt(u * u + v * v).astype(np.float32)
 
     def pocket(self, draw: Callable[[np.ndarray], None], depth_mm: float, edge_mm: float, keep_mm: float) -> None:
         cut = self.profile(self.footprint(draw), depth_mm, edge_mm)
@@ -164,7 +183,11 @@ def _draw_wheel(cv: _Canvas, rng: np.random.Generator) -> float:
         for a in angles:
             cv.poly(m, spoke_pts(a, w_root, w_tip, r0, r1))
 
-    cv.solid(spokes, h_spoke, min(w_root, w_tip) / 2)
+    # spokes thin out towards the rim and the hub domes: the smooth shading of real wheel radiographs
+    radius_map = cv.radius_mm()
+    taper = rng.uniform(0.0, 0.6)
+    along = np.clip((radius_map - r0) / max(r1 - r0, 1.0), 0.0, 1.0)
+    cv.solid(spokes, h_spoke, min(w_root, w_tip) / 2, scale=1.0 + taper * (0.5 - along))
     if rng.random() < 0.5 and not twin:
         depth = h_spoke * rng.uniform(0.3, 0.6)
 
@@ -173,7 +196,8 @@ def _draw_wheel(cv: _Canvas, rng: np.random.Generator) -> float:
                 cv.poly(m, spoke_pts(a, w_root * 0.45, w_tip * 0.4, r_hub + 12.0, r1 - 18.0))
 
         cv.pocket(spoke_pockets, depth, 3.0, 3.0)
-    cv.solid(lambda m: cv.circle(m, (0.0, 0.0), r_hub), rng.uniform(35.0, 75.0), 12.0)
+    dome = 1.0 + rng.uniform(0.0, 0.35) * (1.0 - np.minimum(radius_map / r_hub, 1.0) ** 2)
+    cv.solid(lambda m: cv.circle(m, (0.0, 0.0), r_hub), rng.uniform(35.0, 75.0), 12.0, scale=dome)
     r_bore = rng.uniform(22.0, 38.0)
     n_bolts = int(rng.choice([4, 5, 5, 6]))
     pcd = rng.uniform(r_bore + 16.0, max(r_bore + 17.0, r_hub - 12.0))
