@@ -481,6 +481,11 @@ class Cell:
                 self._robot_link_lost(exc)
                 await asyncio.sleep(1.0)
                 continue
+            failure = getattr(self.robot, "error", None)  # SimRobotDriver: the robot process died
+            if failure:
+                self._robot_link_lost(RuntimeError(str(failure).strip().splitlines()[-1]))
+                await asyncio.sleep(1.0)
+                continue
             if not self.robot_link_ok:
                 self.robot_link_ok = True
                 self.alarms.clear("ROBOT_LINK_LOST")
@@ -495,6 +500,18 @@ class Cell:
             if changed:
                 self._emit("robot")
             await asyncio.sleep(period_s)
+
+    def parts_per_min(self, window_s: float = 60.0) -> float:
+        """Parts finished in the last minute of wall time (PackML CurMachSpeed)."""
+        if not self.history:
+            return 0.0
+        now = now_utc()
+        n = 0
+        for p in reversed(self.history):
+            if (now - p.finished_at).total_seconds() > window_s:
+                break
+            n += 1
+        return n * 60.0 / window_s
 
     # --- record and publish -----------------------------------------------------------------------
     async def _record(self, out: StationOutput, task: TaskResult | None) -> None:

@@ -18,6 +18,7 @@ from cell_control.alarms import Alarm
 from cell_control.cell import Cell
 from cell_control.config import IroncellConfig
 from cell_control.opcua import names
+from cell_control.opcua.camera import CameraPublisher
 from cell_control.opcua.methods import MethodHandlers
 from cell_control.opcua.pki import TrustListValidator, ensure_server_certificate
 from cell_control.opcua.security import CellUserManager, install_session_user_hook
@@ -64,6 +65,7 @@ class CellOpcuaServer:
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
         self._updater: asyncio.Task[None] | None = None
+        self._camera: CameraPublisher | None = None
         self._alarm_gen: Any = None
         self._result_gen: Any = None
         self._events: list[tuple[str, Any]] = []
@@ -99,9 +101,13 @@ class CellOpcuaServer:
         self.cell.alarms.subscribe(self._on_alarm)
         self._dirty.update({"state", "part", "robot", "alarms", "command"})
         self._updater = asyncio.create_task(self._update_loop())
+        if self._camera is not None:
+            self._camera.install()
         log.info("OPC UA server on %s (policies: %s)", self.url, ", ".join(p.name for p in policies))
 
     async def stop(self) -> None:
+        if self._camera is not None:
+            await self._camera.stop()
         if self._updater is not None:
             self._updater.cancel()
             await asyncio.gather(self._updater, return_exceptions=True)
@@ -205,6 +211,9 @@ class CellOpcuaServer:
             ("Interventions", 0, VT.Int32),
         ):
             await self._var(rb, f"Robot.{path}", value, vt)
+        # the robot's rendered view for the HMI, made only while a client reads it (opcua/camera.py)
+        cam = await self._var(rb, "Robot.CameraImage", b"", VT.ByteString)
+        self._camera = CameraPublisher(self.server, cam.nodeid, self.cell.robot, self.cfg.robot.render_fps)
 
         al = await self._obj(machine, "Alarms", "Alarms")
         await self._var(al, "Alarms.ActiveAlarms", "[]", VT.String)
@@ -277,6 +286,7 @@ class CellOpcuaServer:
         if "part" in dirty or "state" in dirty:
             st = cell.stats
             await self._set("PackML.Admin.ProdProcessedCount", st.processed)
+            await self._set("PackML.Status.CurMachSpeed", cell.parts_per_min())
             await self._set("PackML.Admin.ProdDefectiveCount", st.nok)
             await self._set("PackML.Admin.ProdReviewCount", st.review)
             await self._set("PackML.Admin.ProdOkCount", st.ok)
