@@ -30,7 +30,9 @@ class Login:
 
 
 def may(role: Role | str | None, kind: CommandKind | str) -> bool:
-    return is_allowed(role, Action(str(kind)))
+    # unshelving is part of the shelving permission (ISA-18.2 shelving is an authorised action)
+    action = Action.SHELVE if str(kind) == CommandKind.UNSHELVE.value else Action(str(kind))
+    return is_allowed(role, action)
 
 
 def current(ctx: HmiContext) -> Login | None:

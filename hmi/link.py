@@ -394,6 +394,10 @@ class OpcuaCellLink:
             await parent.call_method(ua.NodeId.from_string(nodes.command_method(_PACKML_METHOD[kind])))
         elif kind is CommandKind.RESET_PROTECTIVE_STOP:
             await client.get_node(nodes.robot).call_method(ua.NodeId.from_string(nodes.reset_protective_stop))
+        elif kind is CommandKind.UNSHELVE:
+            await client.get_node(nodes.alarms).call_method(
+                ua.NodeId.from_string(nodes.unshelve_alarm), ua.Variant(int(command.alarm_id), ua.VariantType.UInt32)
+            )
         elif kind in (CommandKind.ACKNOWLEDGE, CommandKind.SHELVE):
             method = nodes.acknowledge_alarm if kind is CommandKind.ACKNOWLEDGE else nodes.shelve_alarm
             await client.get_node(nodes.alarms).call_method(

@@ -96,6 +96,7 @@ class CommandKind(enum.StrEnum):
     CLEAR = "clear"
     ACKNOWLEDGE = "acknowledge"
     SHELVE = "shelve"
+    UNSHELVE = "unshelve"
     RESET_PROTECTIVE_STOP = "reset_protective_stop"
 
 

@@ -31,6 +31,12 @@ def _row(ctx: HmiContext, login: Login, a: AlarmView, may_ack: bool) -> None:
     c[2].write(fmt.alarm_state_words(a.state))
     if fmt.needs_ack(a.state) and may_ack and c[3].button("Acknowledge", key=f"ack_{a.alarm_id}"):
         common.send(ctx, login, Command(CommandKind.ACKNOWLEDGE, alarm_id=a.alarm_id))
+    if (
+        a.state == "shelved"
+        and auth.may(login.role, CommandKind.UNSHELVE)
+        and c[3].button("Unshelve", key=f"unshelve_{a.alarm_id}")
+    ):
+        common.send(ctx, login, Command(CommandKind.UNSHELVE, alarm_id=a.alarm_id))
 
 
 def live(ctx: HmiContext, login: Login) -> None:

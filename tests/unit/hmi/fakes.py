@@ -77,8 +77,10 @@ class FakeCell:
         self.sent.append((user, command))
         if user in self.viewers:
             return CommandResult(False, "The cell refused: your role may not do this (BadUserAccessDenied).")
-        if command.kind in (CommandKind.ACKNOWLEDGE, CommandKind.SHELVE):
-            new = "acknowledged" if command.kind is CommandKind.ACKNOWLEDGE else "shelved"
+        if command.kind in (CommandKind.ACKNOWLEDGE, CommandKind.SHELVE, CommandKind.UNSHELVE):
+            new = {CommandKind.ACKNOWLEDGE: "acknowledged", CommandKind.SHELVE: "shelved"}.get(
+                command.kind, "acknowledged"
+            )
             alarms = tuple(replace(a, state=new) if a.alarm_id == command.alarm_id else a for a in self.snap.alarms)
             self.set(alarms=alarms)
             return CommandResult(True, f"{command.kind.value.capitalize()} sent.")

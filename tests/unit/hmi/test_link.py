@@ -54,6 +54,13 @@ class MiniCell:
         self._thread.start()
         assert ready.wait(30), "mini server did not start"
 
+    def reset_state(self) -> None:
+        """Back to IDLE with no calls recorded (the module shares one server)."""
+        assert self._loop is not None
+        self.state = PackMLState.IDLE
+        asyncio.run_coroutine_threadsafe(self._idle_state(), self._loop).result(10)
+        self.calls.clear()
+
     def stop(self) -> None:
         if self._loop and self._stop:
             self._loop.call_soon_threadsafe(self._stop.set)
@@ -137,6 +144,9 @@ class MiniCell:
         )
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
+        self._idle_state = lambda: self.vars["state"].write_value(
+            ua.Variant(int(PackMLState.IDLE), ua.VariantType.Int32)
+        )
         async with server:
             ready.set()
             await self._stop.wait()
@@ -151,8 +161,10 @@ def wait_for(pred: Callable[[], bool], timeout_s: float = 30.0) -> None:
     raise AssertionError("condition not met in time")
 
 
-@pytest.fixture
-def cell_and_link(home: Path) -> Iterator[tuple[MiniCell, OpcuaCellLink, UserStore]]:
+@pytest.fixture(scope="module")
+def _shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MiniCell, OpcuaCellLink, UserStore]]:
+    # one server and one link for the module: certificates and sessions are the slow part
+    home = tmp_path_factory.mktemp("link") / "var"
     users = UserStore(home, rounds=4)
     users.add("olga", "operator", PW)
     users.add("vera", "viewer", PW)
@@ -167,9 +179,16 @@ def cell_and_link(home: Path) -> Iterator[tuple[MiniCell, OpcuaCellLink, UserSto
     cell.stop()
 
 
+@pytest.fixture
+def cell_and_link(_shared: tuple[MiniCell, OpcuaCellLink, UserStore]) -> tuple[MiniCell, OpcuaCellLink, UserStore]:
+    cell, _link, _ = _shared
+    cell.reset_state()
+    return _shared
+
+
 def test_snapshot_follows_the_cell(cell_and_link: tuple[MiniCell, OpcuaCellLink, UserStore]) -> None:
     _cell, link, _ = cell_and_link
-    wait_for(lambda: link.snapshot().connected)
+    wait_for(lambda: link.snapshot().connected and link.snapshot().state is PackMLState.IDLE)
     snap = link.snapshot()
     assert snap.cell_name == CELL
     assert snap.state is PackMLState.IDLE

@@ -139,6 +139,9 @@ def test_engineer_shelves_with_a_reason_only(ctx: HmiContext, cell: FakeCell) ->
     assert cell.sent[-1][1].kind is CommandKind.SHELVE
     assert cell.sent[-1][1].reason == "sensor under maintenance, ticket 4711"
     assert cell.snapshot().alarms[0].state == "shelved"
+    at.run()
+    at.button(key="unshelve_9").click().run()
+    assert cell.sent[-1][1].kind is CommandKind.UNSHELVE and cell.sent[-1][1].alarm_id == "9"
 
 
 def test_robot_protective_stop_and_reset(ctx: HmiContext, cell: FakeCell) -> None:
