@@ -28,6 +28,10 @@ def register_detector(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
         max_minutes: float | None = typer.Option(None, "--max-minutes", help="override train.max_minutes (0: none)"),
         imgsz: int | None = typer.Option(None, "--imgsz", help="override train.imgsz and data.crop_px"),
         device: str | None = typer.Option(None, "--device", help="override train.device (auto|cpu|0)"),
+        from_weights: Path | None = typer.Option(
+            None, "--from-weights", help="skip training: export these ultralytics weights (<run>/weights/*.pt)"
+        ),
+        note: str = typer.Option("", "--note", help="free text stored in the model card"),
         json_out: bool = typer.Option(False, "--json", help="print the model card as JSON"),
     ) -> None:
         """Render simulated radiographs, train YOLO from its model YAML, export ONNX, write the registry folder."""
@@ -35,7 +39,7 @@ def register_detector(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
 
         from cell_control.config import ConfigError, load_model
         from models.detector.config import TrainDetectorConfig
-        from models.detector.train import train_detector
+        from models.detector.train import publish, train_detector
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         try:
@@ -71,7 +75,13 @@ def register_detector(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
                 typer.echo(f"error: {d} is not a simulate-xray data set (no manifest.json)", err=True)
                 raise typer.Exit(2)
         command = "ironcell " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        card = train_detector(cfg, command=command, config_file=config, external_data=list(data or []) or None)
+        if from_weights is not None:
+            if not from_weights.is_file():
+                typer.echo(f"error: no weights file {from_weights}", err=True)
+                raise typer.Exit(2)
+            card = publish(from_weights, cfg, command, config_file=config, note=note)
+        else:
+            card = train_detector(cfg, command=command, config_file=config, external_data=list(data or []) or None)
         if json_out:
             typer.echo(json.dumps(card, default=str, sort_keys=True))
         else:

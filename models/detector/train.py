@@ -101,13 +101,13 @@ def train_detector(
     import torch
 
     torch.set_num_threads(cfg.train.threads)
-    import onnxruntime
-    import ultralytics
     from ultralytics import YOLO
 
     t_data = time.time()
     data = build_training_set(cfg.data, work, external_data)
     data_minutes = (time.time() - t_data) / 60.0
+    data["build_minutes"] = round(data_minutes, 2)
+    (work / "data_summary.json").write_text(json.dumps(data, indent=1))
     log.info("training set ready in %.1f min: %s", data_minutes, json.dumps(data))
 
     device = resolve_device(cfg.train.device)
@@ -151,19 +151,47 @@ def train_detector(
     trainer = model.trainer
     if trainer is None:
         raise RuntimeError("ultralytics returned no trainer")
-    run_dir = Path(trainer.save_dir)
     weights = Path(trainer.best) if Path(trainer.best).is_file() else Path(trainer.last)
-    onnx_path = export_onnx(weights, cfg)
+    return publish(weights, cfg, command, config_file, data, train_minutes, device)
 
+
+def publish(
+    weights: Path,
+    cfg: TrainDetectorConfig,
+    command: str,
+    config_file: Path | None = None,
+    data: dict[str, Any] | None = None,
+    train_minutes: float | None = None,
+    device: str = "cpu",
+    note: str = "",
+) -> dict[str, Any]:
+    """Export weights (`<run>/weights/*.pt`) to ONNX and write the registry folder cfg.out_dir with its card."""
+    work = cfg.work_dir.resolve()
+    ultralytics_offline_env(work / "ultralytics_settings")
+    import onnxruntime
+    import torch
+    import ultralytics
+
+    run_dir = weights.parent.parent
+    if data is None:
+        summary = work / "data_summary.json"
+        data = json.loads(summary.read_text()) if summary.is_file() else {}
+    metrics = _last_metrics(run_dir / "results.csv")
+    if train_minutes is None:
+        # a snapshot of a run still going: its age so far
+        train_minutes = (weights.stat().st_mtime - (run_dir / "args.yaml").stat().st_mtime) / 60.0
+    onnx_path = export_onnx(weights, cfg)
     out = cfg.out_dir
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy(onnx_path, out / MODEL_FILE)
+    t = cfg.train
     card: dict[str, Any] = {
         "name": cfg.name,
         "task": "detect",
         "class_names": [c.value for c in FlawClass],
         "model_yaml": t.model,
         "imgsz": t.imgsz,
+        "input_channels": "0: windowed image; 1, 2: band-pass at 12 px / 40 px (vision.preprocess.detector_channels)",
         "max_tile_px": cfg.export.max_tile_px,
         "opset": cfg.export.opset,
         "dynamic": cfg.export.dynamic,
@@ -174,17 +202,18 @@ def train_detector(
         "config_file": str(config_file) if config_file else None,
         "config": json.loads(cfg.model_dump_json()),
         "data": data,
-        "metrics": _last_metrics(run_dir / "results.csv"),
-        "epochs_run": int(getattr(trainer, "epoch", -1)) + 1,
+        "metrics": metrics,
+        "epochs_run": int(metrics.get("epochs_logged", 0)),
+        "weights": str(weights),
         "train_minutes": round(train_minutes, 2),
-        "data_minutes": round(data_minutes, 2),
-        "device": "cuda" if device != "cpu" else f"cpu ({os.cpu_count()} cores, {t.threads} torch threads)",
+        "device": "cuda" if device not in ("cpu", "") else f"cpu ({os.cpu_count()} cores, {t.threads} torch threads)",
         "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "ultralytics_version": ultralytics.__version__,
         "torch_version": torch.__version__,
         "onnxruntime_version": onnxruntime.__version__,
         "python": platform.python_version(),
         "run_dir": str(run_dir),
+        "note": note,
     }
     (run_dir / "model_card.json").write_text(json.dumps(card, indent=1, default=str))
     write_card(out, card)
