@@ -49,3 +49,6 @@ class RobotConfig(_Strict):
     perception_noise_m: float = Field(0.002, ge=0.0, le=0.02)  # simulated part localisation error (1 sigma)
     perception_noise_deg: float = Field(1.0, ge=0.0, le=10.0)
     state_publish_hz: float = Field(50.0, gt=0.0, le=1000.0)
+    # SCHED_FIFO priority of the robot process in real-time mode (0: ordinary scheduling). Falls back to
+    # ordinary scheduling, with a warning, where the OS does not allow it.
+    realtime_priority: int = Field(20, ge=0, le=99)

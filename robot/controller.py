@@ -8,6 +8,7 @@ to the torque-rate limit around the last applied torque; the function returns wh
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -107,7 +108,7 @@ def joint_hold_torque(
     tau_prev_nm: np.ndarray,
 ) -> np.ndarray:
     """Joint-space PD with gravity compensation for the arm that is not working; same limits apply."""
-    tau = kp_nm_per_rad * (q_goal - q) - 2.0 * gains.damping_ratio * np.sqrt(kp_nm_per_rad) * dq + bias_nm
+    tau = kp_nm_per_rad * (q_goal - q) - (2.0 * gains.damping_ratio * math.sqrt(kp_nm_per_rad)) * dq + bias_nm
     lim = gains.torque_limits_nm
     step = gains.rate_step_nm
     tau = np.minimum(np.maximum(tau, -lim), lim)

@@ -17,6 +17,20 @@ class RenderUnavailable(RuntimeError):
     """No offscreen GL context: set MUJOCO_GL=egl (libegl1 + Mesa) or MUJOCO_GL=osmesa (libosmesa6)."""
 
 
+def _headless_backend() -> None:
+    """If mujoco was imported before `robot` set MUJOCO_GL (and there is no display), switch to EGL."""
+    import os
+
+    from mujoco.rendering.classic import gl_context
+
+    chosen = getattr(gl_context, "_MUJOCO_GL", "")
+    if chosen in ("egl", "osmesa") or os.environ.get("DISPLAY"):
+        return
+    from mujoco.egl import GLContext
+
+    gl_context.GLContext = GLContext
+
+
 class SceneRenderer:
     """Must be used from one thread (the GL context belongs to the thread that made it)."""
 
@@ -34,6 +48,7 @@ class SceneRenderer:
         """RGB image (height, width, 3) uint8 of the cell at joint positions `qpos`."""
         if self._renderer is None:
             try:
+                _headless_backend()
                 self._renderer = mujoco.Renderer(self.m, self.height_px, self.width_px)
             except Exception as e:  # GL backends fail with many exception types
                 raise RenderUnavailable(

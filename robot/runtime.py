@@ -137,9 +137,9 @@ class RobotRuntime:
         for other in ARMS:
             if other == side:
                 continue
-            a = sim.arms[other]
             d = sim.d
-            q, dq, bias = d.qpos[a.qpos], d.qvel[a.dof], d.qfrc_bias[a.dof]
+            qs, ds = sim.qpos_slice[other], sim.dof_slice[other]
+            q, dq, bias = d.qpos[qs], d.qvel[ds], d.qfrc_bias[ds]
             self.tau[other] = joint_hold_torque(
                 q, dq, self.hold_q[other], bias, IDLE_ARM_KP_NM_PER_RAD, self.gains, self.tau[other]
             )
@@ -185,8 +185,10 @@ class RobotRuntime:
         xy = xy + self.rng.uniform(-cfg.part_pose_noise_m, cfg.part_pose_noise_m, 2)
         yaw = float(np.radians(self.rng.uniform(-cfg.part_pose_noise_deg, cfg.part_pose_noise_deg)))
         mass = task.part_mass_kg * float(self.rng.uniform(1.0 - cfg.part_mass_noise, 1.0 + cfg.part_mass_noise))
+        # One body per family: the other family's last part leaves the cell (the conveyor carries OK parts
+        # away, bins are emptied), so parts never pile up in a bin in this simulation.
         for fam in ("wheel", "housing"):
-            if fam != task.part_family and np.linalg.norm(self.sim.part_pose(fam).pos_m[:2] - xy) < 0.3:
+            if fam != task.part_family:
                 self.sim.park(fam)
         self.sim.spawn_part(task.part_family, xy, yaw, mass)
 

@@ -30,6 +30,8 @@ class SafetyMonitor:
         self.speed_limit_m_per_s = cfg.tcp_speed_limit_m_per_s * (1.0 + cfg.speed_tolerance)
         self.ws_min = np.array(cfg.workspace_min_m)
         self.ws_max = np.array(cfg.workspace_max_m)
+        self._lo = tuple(cfg.workspace_min_m)
+        self._hi = tuple(cfg.workspace_max_m)
         self.active: StopEvent | None = None
         self.protective_stops = 0
         self.emergency_stops = 0
@@ -55,7 +57,7 @@ class SafetyMonitor:
             )
         elif tcp_speed_m_per_s > self.speed_limit_m_per_s:
             reason = f"tool speed {tcp_speed_m_per_s:.2f} m/s above the limit {self.speed_limit_m_per_s:.2f} m/s"
-        elif bool((tcp_pos_m < self.ws_min).any() or (tcp_pos_m > self.ws_max).any()):
+        elif not all(lo <= x <= hi for lo, x, hi in zip(self._lo, tcp_pos_m.tolist(), self._hi, strict=True)):
             reason = f"tool at {np.round(tcp_pos_m, 3).tolist()} m outside the workspace"
         if not reason:
             return None

@@ -34,10 +34,10 @@ class Layout:
     station_surface_z_m: float = 0.75
     conveyor_xy_m: tuple[float, float] = (0.40, -0.50)
     conveyor_surface_z_m: float = 0.72
-    nok_bin_xy_m: tuple[float, float] = (0.45, 0.46)
-    review_bin_xy_m: tuple[float, float] = (0.16, 0.52)
+    nok_bin_xy_m: tuple[float, float] = (0.42, 0.44)
+    review_bin_xy_m: tuple[float, float] = (0.08, 0.56)
     bin_floor_z_m: float = 0.64
-    bin_half_inner_m: float = 0.12
+    bin_half_inner_m: float = 0.14
     hand_probe_xyz_m: tuple[float, float, float] = (0.41, -0.33, 0.90)
 
 

@@ -44,11 +44,13 @@ class CellSim:
         for a in self.arms.values():
             robot_bodies |= a.body_ids
         # Each arm's joints are contiguous in qpos/qvel: slices avoid fancy-index copies in the 1 kHz loop.
-        self._qs = {k: slice(int(a.qpos[0]), int(a.qpos[0]) + 7) for k, a in self.arms.items()}
-        self._ds = {k: slice(int(a.dof[0]), int(a.dof[0]) + 7) for k, a in self.arms.items()}
+        self.qpos_slice = {k: slice(int(a.qpos[0]), int(a.qpos[0]) + 7) for k, a in self.arms.items()}
+        self.dof_slice = {k: slice(int(a.dof[0]), int(a.dof[0]) + 7) for k, a in self.arms.items()}
+        self._qs, self._ds = self.qpos_slice, self.dof_slice
         for a in self.arms.values():
             assert list(a.qpos) == list(range(a.qpos[0], a.qpos[0] + 7)), "arm joints must be contiguous"
             assert list(a.dof) == list(range(a.dof[0], a.dof[0] + 7)), "arm DoFs must be contiguous"
+            assert list(a.act) == list(range(a.act[0], a.act[0] + 7)), "arm actuators must be contiguous"
         # Per geom: -1 environment, -2 robot, else the part body id (so a part's contacts can be told apart).
         cls = np.full(self.m.ngeom, -1, dtype=int)
         for g in range(self.m.ngeom):
@@ -77,7 +79,8 @@ class CellSim:
         mujoco.mj_step(self.m, self.d)
 
     def set_arm_torque(self, side: str, tau_nm: np.ndarray) -> None:
-        self.d.ctrl[self.arms[side].act] = tau_nm
+        a = self.arms[side].act
+        self.d.ctrl[a[0] : a[0] + 7] = tau_nm
 
     def set_grip_force(self, side: str, force_n: float) -> None:
         """Positive opens, negative closes: the force on each finger (the fingers are coupled)."""

@@ -12,6 +12,7 @@ import contextlib
 import gc
 import logging
 import multiprocessing as mp
+import os
 import queue
 import threading
 import time
@@ -44,6 +45,13 @@ def _child_main(cfg_json: str, clock: str, seed: int | None, hand_probe: bool, c
 def _child_loop(cfg: RobotConfig, clock_kind: str, seed: int | None, hand_probe: bool, conn: Connection) -> None:
     rt = RobotRuntime(cfg, seed=seed, hand_probe=hand_probe)
     clock: RealTimeClock | VirtualClock = RealTimeClock(rt.dt_s) if clock_kind == "real" else VirtualClock()
+    sched = "other"
+    if clock_kind == "real" and cfg.realtime_priority > 0 and hasattr(os, "sched_setscheduler"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(cfg.realtime_priority))
+            sched = f"fifo:{cfg.realtime_priority}"
+        except (PermissionError, OSError) as e:
+            log.warning("real-time priority refused (%s); running with ordinary scheduling", e)
     publish_every = max(1, round(cfg.control_hz / cfg.state_publish_hz))
     qpos_every = max(1, round(cfg.control_hz / cfg.render_fps)) if cfg.render_fps > 0 else 0
     conn.send(("ready", rt.state(), rt.sim.xml))
@@ -64,7 +72,7 @@ def _child_loop(cfg: RobotConfig, clock_kind: str, seed: int | None, hand_probe:
             ok, why = rt.reset()
             conn.send(("reset", ok, why))
         elif kind == "stats":
-            conn.send(("stats", {**rt.tick_stats(), **clock.stats(), "clock": clock_kind}))
+            conn.send(("stats", {**rt.tick_stats(), **clock.stats(), "clock": clock_kind, "sched": sched}))
         elif kind == "close":
             return False
         return True
@@ -128,7 +136,14 @@ class SimRobotDriver:
         if not self._conn.poll(start_timeout_s):
             self._proc.terminate()
             raise RuntimeError(f"robot process did not start within {start_timeout_s} s")
-        msg = self._conn.recv()
+        try:
+            msg = self._conn.recv()
+        except EOFError:
+            self._proc.join(5.0)
+            raise RuntimeError(
+                f"robot process exited while starting (exit code {self._proc.exitcode}); with the spawn start "
+                "method the launching script needs an `if __name__ == '__main__':` guard"
+            ) from None
         if msg[0] != "ready":
             self._proc.terminate()
             raise RuntimeError(f"robot process failed to start: {msg[1] if len(msg) > 1 else msg}")

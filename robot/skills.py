@@ -7,6 +7,7 @@ runs the controller and the physics step, and calls `next()` again on the next t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ GAP_TOLERANCE_M = 0.012
 SLIP_LIMIT_M = 0.015
 APPROACH_SPEED_M_PER_S = 0.4
 TOUCH_FORCE_N = 20.0
+RELEASE_CLEARANCE_M = 0.03
 
 
 class GraspFailure(Exception):
@@ -42,6 +44,7 @@ class Gripper:
     mode: str = "open"  # open | close
     since_s: float = 0.0
     force_limit_n: float = 80.0
+    open_gap_m: float = 2 * FINGER_STROKE_M  # how far "open" opens (less inside a bin, clear of its walls)
 
 
 class SkillContext:
@@ -83,13 +86,15 @@ class SkillContext:
         v = self.sim.finger_speed_m_per_s(self.side)
         g = self.gripper
         if g.mode == "open":
-            return max(-30.0, min(30.0, 400.0 * (0.3 - v)))
+            # Position loop on the finger stroke, force-limited: opens to the requested gap and stays there.
+            q = 0.5 * self.sim.finger_gap_m(self.side)
+            return max(-30.0, min(30.0, 3000.0 * (0.5 * g.open_gap_m - q) - 60.0 * v))
         cap = g.force_limit_n * min(1.0, max(0.02, (self.now_s - g.since_s) / CLOSE_RAMP_S))
         # Speed loop that saturates once the pads stall on the part, so the squeeze equals the cap.
         return max(-cap, min(cap, 400.0 * (-FINGER_CLOSE_SPEED_M_PER_S - v)))
 
-    def set_gripper(self, mode: str) -> None:
-        self.gripper = Gripper(mode, self.now_s, self.cfg.grip_force_n)
+    def set_gripper(self, mode: str, open_gap_m: float = 2 * FINGER_STROKE_M) -> None:
+        self.gripper = Gripper(mode, self.now_s, self.cfg.grip_force_n, min(open_gap_m, 2 * FINGER_STROKE_M))
 
     # --- grip watch --------------------------------------------------------------------------------------
     def mark_held(self, family: str, mass_kg: float) -> None:
@@ -108,9 +113,12 @@ class SkillContext:
         """Raise GraspFailure when a held part slips in the fingers or falls out."""
         if not self.held or self.family is None or self._rel_part is None:
             return
-        pos, rot = self.sim.tcp(self.side)
-        rel = rot.T @ (self.sim.part_pose(self.family).pos_m - pos)
-        moved = float(np.linalg.norm(rel - self._rel_part))
+        d = self.sim.d
+        site = self.sim.arms[self.side].tcp_site
+        # Views, no copies: this runs every tick while a part is held.
+        rel = (d.xpos[self.sim.part_body[self.family]] - d.site_xpos[site]) @ d.site_xmat[site].reshape(3, 3)
+        dx, dy, dz = (rel - self._rel_part).tolist()
+        moved = math.sqrt(dx * dx + dy * dy + dz * dz)
         self._no_contact_ticks = self._no_contact_ticks + 1 if self.contact.finger_part_contacts == 0 else 0
         gap = self.sim.finger_gap_m(self.side)
         if self._no_contact_ticks > 20 or gap < self.grip_width_m - 2 * GAP_TOLERANCE_M:
@@ -162,9 +170,10 @@ def wait(ctx: SkillContext, max_s: float, until: object = None) -> Skill:
         yield
 
 
-def open_gripper(ctx: SkillContext, wait_s: float = 0.25) -> Skill:
-    ctx.set_gripper("open")
-    yield from wait(ctx, wait_s, until=lambda: ctx.sim.finger_gap_m(ctx.side) > 2 * FINGER_STROKE_M - 0.01)
+def open_gripper(ctx: SkillContext, wait_s: float = 0.25, gap_m: float = 2 * FINGER_STROKE_M) -> Skill:
+    ctx.set_gripper("open", gap_m)
+    target = min(gap_m, 2 * FINGER_STROKE_M) - 0.01
+    yield from wait(ctx, wait_s, until=lambda: ctx.sim.finger_gap_m(ctx.side) > target)
 
 
 def grasp(ctx: SkillContext, family: str, width_m: float, mass_kg: float) -> Skill:
@@ -206,8 +215,10 @@ def place(ctx: SkillContext, above: np.ndarray, at: np.ndarray, rot: np.ndarray)
 
 
 def release(ctx: SkillContext) -> Skill:
+    """Open just enough to let go (the pads stay clear of bin walls), wait for the part to leave the pads."""
+    width = ctx.grip_width_m
     ctx.clear_held()
-    yield from open_gripper(ctx, 0.3)
+    yield from open_gripper(ctx, 0.3, gap_m=width + RELEASE_CLEARANCE_M)
 
 
 def retreat(ctx: SkillContext, dz_m: float) -> Skill:
