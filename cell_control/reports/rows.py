@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 
 from cell_control.reports.selection import Selection
-from cell_control.reports.window import as_utc
+from cell_control.reports.sqlfuncs import iso_text
 from cell_control.store.schema import DefectRow, InspectionRow, PartRow, ReviewRow, RobotTaskRow
 
 BATCH = 5000
@@ -66,10 +65,6 @@ FLAW_COLUMNS = (
 )
 
 
-def iso(dt: datetime | None) -> str:
-    return as_utc(dt).isoformat() if dt is not None else ""
-
-
 def iter_part_rows(sel: Selection) -> Iterator[tuple[Any, ...]]:
     """One tuple per part in PART_COLUMNS order, oldest inspection first; datetimes as ISO 8601 UTC."""
     rp = sel.table.c
@@ -77,13 +72,14 @@ def iter_part_rows(sel: Selection) -> Iterator[tuple[Any, ...]]:
     p = PartRow.__table__.c
     i = InspectionRow.__table__.c
     t = RobotTaskRow.__table__.c
+    d = sel.dialect
     cols = [
         rp.serial,
         p.family,
         p.recipe,
         rp.lot,
-        rp.arrived_at,
-        rp.finished_at,
+        iso_text(rp.arrived_at, d),
+        iso_text(rp.finished_at, d),
         rp.inspection_id,
         rp.n_inspections,
         i.job_id,
@@ -91,10 +87,10 @@ def iter_part_rows(sel: Selection) -> Iterator[tuple[Any, ...]]:
         rp.first_verdict,
         rp.review_disposition,
         r.user,
-        r.created_at,
+        iso_text(r.created_at, d),
         r.reason,
         rp.final_disposition,
-        rp.gt_flawed,
+        case((rp.gt_flawed == 1, "True"), (rp.gt_flawed == 0, "False"), else_=""),
         rp.anomaly_score,
         rp.latency_ms,
         rp.n_defects,
@@ -120,12 +116,9 @@ def iter_part_rows(sel: Selection) -> Iterator[tuple[Any, ...]]:
         .outerjoin(RobotTaskRow.__table__, t.id == rp.task_row_id)
         .order_by(rp.finished_s, rp.part_id)
     )
-    result = sel.conn.execution_options(stream_results=True, yield_per=BATCH).execute(q)
-    for row in result:
-        v = list(row)
-        v[4], v[5], v[13] = iso(v[4]), iso(v[5]), iso(v[13])
-        v[16] = "" if v[16] is None else bool(v[16])
-        yield tuple(v)
+    # Every value leaves the database ready to write: rows go to the writer as they come.
+    for row in sel.conn.execution_options(stream_results=True, yield_per=BATCH).execute(q):
+        yield tuple(row)
 
 
 def iter_flaw_rows(sel: Selection) -> Iterator[tuple[Any, ...]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Float, Integer, cast, func, literal_column
+from sqlalchemy import Float, Integer, String, cast, func, literal_column, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 
 # Ground truth in parts.ground_truth is written by the simulator. Agreed key: {"flawed": bool, "flaws": [...]};
@@ -43,3 +43,15 @@ def floor_int(expr: Any, dialect: str) -> ColumnElement[int]:
     if dialect == "postgresql":
         return cast(func.floor(expr), Integer)
     return cast(expr, Integer)
+
+
+def iso_text(col: Any, dialect: str) -> ColumnElement[str]:
+    """A stored UTC datetime as ISO 8601 text ('' when NULL), formatted by the database so that a million
+    rows never become Python datetimes on their way to a CSV file."""
+    text: ColumnElement[Any]
+    if dialect == "postgresql":
+        text = func.to_char(func.timezone("UTC", col), 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
+    else:
+        # SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff' in SQLite, always UTC in this store.
+        text = func.replace(type_coerce(col, String), " ", "T") + "+00:00"
+    return type_coerce(func.coalesce(text, ""), String)

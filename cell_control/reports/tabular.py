@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,10 @@ def write_csv(store: Store, window: ReportWindow | None, out: Path) -> int:
     with select_parts(store, window or ReportWindow()) as sel, open(out, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(PART_COLUMNS)
-        for row in iter_part_rows(sel):
-            w.writerow(row)
-            n += 1
+        rows = iter_part_rows(sel)
+        while chunk := list(islice(rows, 5000)):
+            w.writerows(chunk)
+            n += len(chunk)
     return n
 
 

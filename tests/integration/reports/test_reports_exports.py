@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import openpyxl
@@ -70,7 +70,9 @@ def test_csv_has_one_row_per_part_with_both_verdicts(sqlite_store: Store, tmp_pa
     p7 = rows[7]
     assert (p7["reviewed_by"], p7["final_disposition"]) == ("bob", "NOK")  # the latest review wins
     assert rows[9]["n_inspections"] == "2" and rows[9]["first_verdict"] == "REVIEW"
-    assert rows[0]["arrived_at"] == "2026-11-21T06:00:00+00:00"
+    assert datetime.fromisoformat(rows[0]["arrived_at"]) == T0
+    assert datetime.fromisoformat(rows[9]["finished_at"]) == T0 + timedelta(seconds=100)
+    assert datetime.fromisoformat(p3["reviewed_at"]).tzinfo is not None
     assert rows[1]["gt_flawed"] == "True" and rows[6]["gt_flawed"] == ""
     assert rows[8]["task_outcome"] == ""  # P8 has no robot task
 
@@ -144,3 +146,16 @@ def test_cli_writes_each_format_and_refuses_bad_times(sqlite_store: Store, tmp_p
     assert res.exit_code == 2 and "is not before" in res.output
     res = runner.invoke(app, ["report", "--format", "pdf", "--out", str(tmp_path / "nope" / "x.pdf")])
     assert res.exit_code == 2 and "does not exist" in res.output
+
+
+def test_csv_and_xlsx_on_each_database(qstore: Store, tmp_path: Path) -> None:
+    out = tmp_path / "parts.csv"
+    assert write_csv(qstore, ReportWindow(lot="B"), out) == 5
+    with open(out, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["serial"] for r in rows] == ["P5", "P6", "P7", "P8", "P9"]
+    assert datetime.fromisoformat(rows[0]["finished_at"]) == T0 + timedelta(seconds=56)
+    assert datetime.fromisoformat(rows[1]["reviewed_at"]).tzinfo is not None
+    assert [r["gt_flawed"] for r in rows] == ["False", "", "True", "False", ""]
+    write_xlsx(qstore, None, tmp_path / "q.xlsx")
+    assert openpyxl.load_workbook(tmp_path / "q.xlsx", read_only=True).sheetnames[0] == "Summary"
