@@ -55,6 +55,9 @@ def register(app: typer.Typer) -> None:
         max_flaws: int = typer.Option(4, "--max-flaws", help="most flaws per flawed part"),
         min_cnr: float = typer.Option(1.5, "--min-cnr", help="flaws below this contrast-to-noise are not rendered"),
         randomise: float = typer.Option(1.0, "--randomise", help="domain randomisation strength 0..1"),
+        close_up_share: float | None = typer.Option(
+            None, "--close-up-share", help="share of close-up framings (default 0.65 wheels, 0.5 housings)"
+        ),
         workers: int | None = typer.Option(None, "--workers", help="processes (default: 2 from 64 images)"),
     ) -> None:
         """Write a labelled data set of simulated radiographs (images/, labels/, masks/, manifest, card)."""
@@ -76,6 +79,7 @@ def register(app: typer.Typer) -> None:
                 "max_flaws": max_flaws,
                 "min_cnr": min_cnr,
                 "randomise": randomise,
+                "close_up_share": close_up_share,
                 "anomaly_kinds": tuple(k.strip() for k in anomaly_kinds.split(",") if k.strip()),
             }
             if family != FamilyOpt.all:

@@ -53,6 +53,9 @@ class XraySimParams(BaseModel):
     anomaly_share: float = Field(0.5, ge=0.0, le=1.0, description="share of flawed parts with anomaly kinds")
     noise_scale: float = Field(1.0, ge=0.0, le=10.0, description="multiplies quantum and read noise")
     randomise: float = Field(1.0, ge=0.0, le=1.0, description="domain randomisation strength (0: nominal look)")
+    close_up_share: float | None = Field(
+        None, ge=0.0, le=1.0, description="share of close-up framings (None: 0.65 for wheels, 0.5 for housings)"
+    )
     detector_seed: int = Field(0, ge=0, description="seeds the pool of detectors (fixed-pattern gain/offset)")
     detector_pool: int = Field(4, ge=1, le=64, description="number of distinct detectors drawn from")
 

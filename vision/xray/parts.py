@@ -322,21 +322,30 @@ def geometry_factor(width_px: int, height_px: int) -> int:
     return max(1, math.ceil(max(width_px, height_px) / 560))
 
 
-def draw_view(family: PartFamily, rng: np.random.Generator, width_px: int, height_px: int, randomise: float) -> View:
+def draw_view(
+    family: PartFamily,
+    rng: np.random.Generator,
+    width_px: int,
+    height_px: int,
+    randomise: float,
+    close_up_share: float | None = None,
+) -> View:
     """Random framing: full views and close-ups (spokes and rim filling the frame, as on wheel lines)."""
+    if close_up_share is None:
+        close_up_share = 0.65 if family == PartFamily.WHEEL else 0.5
     rot = rng.uniform(0, 2 * math.pi)
     tilt = math.radians(rng.uniform(0.0, 35.0 * randomise + 5.0))
     axis = rng.uniform(0, math.pi)
     short = min(width_px, height_px)
     if family == PartFamily.WHEEL:
-        if rng.random() < 0.35:
+        if rng.random() >= close_up_share:
             mmpp = 2 * 205.0 * rng.uniform(0.8, 1.15) / short
             centre = (rng.normal(0, 15.0), rng.normal(0, 15.0))
         else:
             mmpp = math.exp(rng.uniform(math.log(60.0), math.log(260.0))) / width_px
             r, a = rng.uniform(40.0, 230.0), rng.uniform(0, 2 * math.pi)
             centre = (r * math.cos(a), r * math.sin(a))
-    elif rng.random() < 0.5:
+    elif rng.random() >= close_up_share:
         mmpp = 240.0 * rng.uniform(0.8, 1.3) / width_px
         centre = (rng.normal(0, 10.0), rng.normal(0, 10.0))
     else:
@@ -346,12 +355,17 @@ def draw_view(family: PartFamily, rng: np.random.Generator, width_px: int, heigh
 
 
 def render_part(
-    family: PartFamily, rng: np.random.Generator, width_px: int, height_px: int, randomise: float = 1.0
+    family: PartFamily,
+    rng: np.random.Generator,
+    width_px: int,
+    height_px: int,
+    randomise: float = 1.0,
+    close_up_share: float | None = None,
 ) -> PartGeometry:
     g = geometry_factor(width_px, height_px)
     gh, gw = math.ceil(height_px / g), math.ceil(width_px / g)
     for _ in range(4):  # a close-up that misses the part is redrawn (an operator would not shoot air)
-        view = draw_view(family, rng, width_px, height_px, randomise)
+        view = draw_view(family, rng, width_px, height_px, randomise, close_up_share)
         cv = _Canvas((gh, gw), view.matrix(width_px, height_px, g), view.mm_per_px * g)
         if family == PartFamily.WHEEL:
             _draw_wheel(cv, rng)

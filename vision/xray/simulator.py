@@ -92,7 +92,7 @@ class XraySimulator:
             family = p.families[int(rng.choice(len(p.families), p=w / w.sum()))]
         if flawed is None:
             flawed = bool(rng.random() >= p.flaw_free_share)
-        geo = render_part(family, rng, p.width_px, p.height_px, r)
+        geo = render_part(family, rng, p.width_px, p.height_px, r, p.close_up_share)
         mmpp = geo.view.mm_per_px
         magnification = float(rng.uniform(1.1, 1.2 + 0.6 * r))
         kv_range = (p.kv_min, p.kv_max)
