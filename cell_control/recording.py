@@ -56,6 +56,22 @@ class PartSummary:
         }
 
 
+def anomaly_png(amap: Any) -> bytes | None:
+    """The anomaly map as an 8-bit PNG over its own range, so the HMI can overlay it (None without one)."""
+    if amap is None:
+        return None
+    import cv2
+    import numpy as np
+
+    a = np.asarray(amap, dtype=np.float32)
+    if a.ndim != 2 or a.size == 0 or not np.isfinite(a).all():
+        return None
+    lo, hi = float(a.min()), float(a.max())
+    a8 = np.zeros(a.shape, np.uint8) if hi <= lo else ((a - lo) * (255.0 / (hi - lo))).astype(np.uint8)
+    ok, buf = cv2.imencode(".png", a8)
+    return bytes(buf.tobytes()) if ok else None
+
+
 class PartRecorder:
     """Radiograph to the image store by SHA-256, then part + inspection + defects + task in one transaction."""
 
@@ -67,6 +83,8 @@ class PartRecorder:
         if out.png is not None:
             self.store.images.put(out.png)
         a, r = out.arrival, out.result
+        amap_png = anomaly_png(r.anomaly_map)
+        anomaly_sha = self.store.images.put(amap_png) if amap_png is not None else ""
         extra: dict[str, Any] = {"source": a.source, "inspect_wall_s": out.inspect_wall_s}
         inspection_id = self.store.record_part_cycle(
             PartCycleRecord(
@@ -78,6 +96,7 @@ class PartRecorder:
                 task=task,
                 ground_truth=out.truth,
                 config_sha256=self.config_sha256,
+                anomaly_map_sha256=anomaly_sha,
                 extra=extra,
             )
         )
