@@ -44,8 +44,19 @@ class Components:
     truth: TruthFn | None = None
 
 
+class CellStartError(RuntimeError):
+    """A part of the cell cannot be built (no model, no robot process); the message says which and why."""
+
+
 def build_components(cfg: IroncellConfig, fast: bool) -> Components:
     """The real parts: simulated X-ray source, the ONNX inspector, the MuJoCo robot process."""
+    try:
+        return _build_components(cfg, fast)
+    except Exception as exc:
+        raise CellStartError(f"cannot start the cell: {type(exc).__name__}: {exc}") from exc
+
+
+def _build_components(cfg: IroncellConfig, fast: bool) -> Components:
     from vision.inspector import build_inspector
 
     if cfg.vision.source == "simulator":

@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
 
         from cell_control.config import ConfigError, ironcell_home
         from cell_control.logs import setup_logging
-        from cell_control.runtime import run_cell
+        from cell_control.runtime import CellStartError, run_cell
 
         cfg = load_or_exit(config, {"opcua.port": opcua_port, "modbus.port": modbus_port})
         home = ironcell_home()
@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
 
         try:
             summary = asyncio.run(main())
-        except (ConfigError, FileNotFoundError, OSError) as exc:
+        except (ConfigError, CellStartError, OSError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
         if json_out:
