@@ -54,6 +54,9 @@ def register(app: typer.Typer) -> None:
         anomaly_share: float = typer.Option(0.5, "--anomaly-share", help="share of flawed parts with anomaly kinds"),
         max_flaws: int = typer.Option(4, "--max-flaws", help="most flaws per flawed part"),
         min_cnr: float = typer.Option(1.5, "--min-cnr", help="flaws below this contrast-to-noise are not rendered"),
+        min_snr: float = typer.Option(
+            5.0, "--min-snr", help="flaws below this whole-flaw SNR (Rose criterion, ~5 = seen by eye) are not rendered"
+        ),
         randomise: float = typer.Option(1.0, "--randomise", help="domain randomisation strength 0..1"),
         close_up_share: float | None = typer.Option(
             None, "--close-up-share", help="share of close-up framings (default 0.65 wheels, 0.5 housings)"
@@ -78,6 +81,7 @@ def register(app: typer.Typer) -> None:
                 "anomaly_share": anomaly_share,
                 "max_flaws": max_flaws,
                 "min_cnr": min_cnr,
+                "min_snr": min_snr,
                 "randomise": randomise,
                 "close_up_share": close_up_share,
                 "anomaly_kinds": tuple(k.strip() for k in anomaly_kinds.split(",") if k.strip()),

@@ -69,6 +69,7 @@ def _entry(name: str, seed: int, index: int, shot: SimulatedShot) -> dict[str, A
                 "size_mm": f.size_mm,
                 "depth_mm": f.depth_mm,
                 "cnr": f.cnr,
+                "snr": f.snr,
             }
             for f in shot.instances
         ],
@@ -179,8 +180,9 @@ Written by `ironcell simulate-xray` (vision/xray). Seed {s["seed"]}; image i is 
 - detector: {s["detector_mode"]}, {s["width"]}x{s["height"]} px
 - labels: YOLO (class cx cy w h, normalised), classes in `FlawClass` order; boxes come from the instance masks
 - masks/: 16-bit PNG, 0 = background, i = flaw instance i of `manifest.json` (anomaly-only kinds included)
-- flaws whose contrast-to-noise ratio is below `min_cnr` are not rendered at all (no unlabelled faint flaws);
-  every rendered flaw carries its CNR in the manifest so evaluations can band by it
+- flaws whose contrast-to-noise ratio is below `min_cnr`, or whose whole-flaw SNR (Rose criterion) is below
+  `min_snr`, are not rendered at all, and flaws hidden in saturated pixels are erased (no unlabelled faint flaws);
+  every rendered flaw carries its CNR and SNR in the manifest so evaluations can band by them
 - anomaly-only kinds (foreign_object, cold_shut, surface_gas_hole) appear in masks and manifest, never in labels/
 
 ## Instances per class and true-size band

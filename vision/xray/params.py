@@ -49,6 +49,9 @@ class XraySimParams(BaseModel):
     min_cnr: float = Field(
         1.5, ge=0.0, le=100.0, description="flaws whose contrast-to-noise ratio is below are not rendered"
     )
+    min_snr: float = Field(
+        5.0, ge=0.0, le=1000.0, description="flaws whose whole-flaw SNR (Rose criterion) is below are not rendered"
+    )
     anomaly_kinds: tuple[str, ...] = Field((), description=f"anomaly-only kinds to add, from {ANOMALY_KINDS}")
     anomaly_share: float = Field(0.5, ge=0.0, le=1.0, description="share of flawed parts with anomaly kinds")
     noise_scale: float = Field(1.0, ge=0.0, le=10.0, description="multiplies quantum and read noise")

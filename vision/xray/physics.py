@@ -134,13 +134,13 @@ def expose(signal: np.ndarray, e: Exposure, rng: np.random.Generator) -> np.ndar
     return blur(q, e.detector_blur_px)
 
 
-def noise_sigma_rel(signal: float, e: Exposure) -> float:
-    """Noise standard deviation of one pixel, relative to the open beam, after the detector blur."""
+def noise_sigma_rel(signal: float, e: Exposure, after_blur: bool = True) -> float:
+    """Noise standard deviation of one pixel, relative to the open beam, after (or before) the detector blur."""
     if e.noise_scale <= 0:
         return 0.0
     var = (signal * e.photons_open + e.read_noise**2) / e.photons_open**2
     s = e.detector_blur_px
-    reduction = 1.0 / (2.0 * math.sqrt(math.pi) * s) if s >= 0.3 else 1.0
+    reduction = 1.0 / (2.0 * math.sqrt(math.pi) * s) if s >= 0.3 and after_blur else 1.0
     return math.sqrt(var) * min(1.0, reduction) * e.noise_scale
 
 

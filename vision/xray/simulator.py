@@ -43,6 +43,7 @@ class FlawTruth:
     size_mm: float
     depth_mm: float
     cnr: float
+    snr: float = 0.0  # Rose criterion: contrast x sqrt(area) / white pixel noise; about 5 and up is seen by eye
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,10 +110,10 @@ class XraySimulator:
         instance = np.zeros((p.height_px, p.width_px), np.int32)
         if drafts:
             t_eff = t_total.copy()
-            for i, (d, _) in enumerate(drafts, start=1):
+            for i, (d, _, _) in enumerate(drafts, start=1):
                 t_eff[d.window] += d.delta_mm
                 instance[d.window][d.mask] = i
-            for d, _ in drafts:  # windows may overlap: recompute each from the summed path lengths
+            for d, _, _ in drafts:  # windows may overlap: recompute each from the summed path lengths
                 primary[d.window] = transmission(t_eff[d.window], e)
         quanta = expose(primary + scat, e, rng)
         material = thickness > _MATERIAL_MM
@@ -173,8 +174,8 @@ class XraySimulator:
         scat: np.ndarray,
         e: Exposure,
         mmpp: float,
-    ) -> list[tuple[FlawDraft, float]]:
-        """Flaws whose contrast-to-noise ratio reaches params.min_cnr, each with its CNR."""
+    ) -> list[tuple[FlawDraft, float, float]]:
+        """Flaws visible enough (params.min_cnr per pixel, params.min_snr over the flaw), with CNR and SNR."""
         p = self.params
         if not flawed:
             return []
@@ -189,7 +190,7 @@ class XraySimulator:
             target = min(p.max_flaws, 1 + int(rng.poisson(0.8)))
         weights = weights / weights.sum()
         occupied = np.zeros(thickness.shape, bool)
-        out: list[tuple[FlawDraft, float]] = []
+        out: list[tuple[FlawDraft, float, float]] = []
         sigma = math.hypot(e.focal_blur_px, e.detector_blur_px)
         # a flawed part whose first draws could not be placed visibly gets a few fresh draws
         for n in range(target + 6):
@@ -210,15 +211,18 @@ class XraySimulator:
                 level = float((base + scat[win])[d.mask].mean())
                 noise = noise_sigma_rel(level, e)
                 cnr = _CNR_CAP if noise <= 0 else min(_CNR_CAP, contrast / noise)
-                if cnr >= p.min_cnr:
+                white = noise_sigma_rel(level, e, after_blur=False)
+                area = float(np.count_nonzero(d.mask))
+                snr = _CNR_CAP if white <= 0 else min(_CNR_CAP, contrast * math.sqrt(area) / white)
+                if cnr >= p.min_cnr and snr >= p.min_snr:
                     occupied[win] |= d.mask
-                    out.append((d, round(cnr, 3)))
+                    out.append((d, round(cnr, 3), round(snr, 3)))
                     break
         return out
 
 
 def _instances(
-    instance: np.ndarray, drafts: list[tuple[FlawDraft, float]], pixels: np.ndarray
+    instance: np.ndarray, drafts: list[tuple[FlawDraft, float, float]], pixels: np.ndarray
 ) -> tuple[FlawTruth, ...]:
     """Boxes from the final (possibly distorted) mask. An instance distorted away entirely, or lying mostly in
     saturated pixels (the window clipped it to white or black, so nothing of it can be seen), is dropped from
@@ -229,14 +233,14 @@ def _instances(
     # search only around the flaw windows; distortion moves pixels by at most a few percent of the frame
     h, w = instance.shape
     m = 2 + math.ceil(0.05 * max(h, w))
-    y0 = max(0, min(d.y0 for d, _ in drafts) - m)
-    x0 = max(0, min(d.x0 for d, _ in drafts) - m)
-    y1 = min(h, max(d.y0 + d.delta_mm.shape[0] for d, _ in drafts) + m)
-    x1 = min(w, max(d.x0 + d.delta_mm.shape[1] for d, _ in drafts) + m)
+    y0 = max(0, min(d.y0 for d, _, _ in drafts) - m)
+    x0 = max(0, min(d.x0 for d, _, _ in drafts) - m)
+    y1 = min(h, max(d.y0 + d.delta_mm.shape[0] for d, _, _ in drafts) + m)
+    x1 = min(w, max(d.x0 + d.delta_mm.shape[1] for d, _, _ in drafts) + m)
     inst_sub, px_sub = instance[y0:y1, x0:x1], pixels[y0:y1, x0:x1]
     found = ndimage.find_objects(inst_sub, max_label=len(drafts))
     out = []
-    for i, ((d, cnr), sl) in enumerate(zip(drafts, found, strict=True), start=1):
+    for i, ((d, cnr, snr), sl) in enumerate(zip(drafts, found, strict=True), start=1):
         if sl is None:
             continue
         own = inst_sub[sl] == i
@@ -246,5 +250,5 @@ def _instances(
             continue
         ys, xs = sl
         bbox = (float(xs.start + x0), float(ys.start + y0), float(xs.stop + x0), float(ys.stop + y0))
-        out.append(FlawTruth(i, d.kind, d.flaw_class, bbox, d.size_mm, d.depth_mm, cnr))
+        out.append(FlawTruth(i, d.kind, d.flaw_class, bbox, d.size_mm, d.depth_mm, cnr, snr))
     return tuple(out)

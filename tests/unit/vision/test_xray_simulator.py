@@ -72,7 +72,7 @@ def test_masks_inside_material_and_boxes_enclose_masks(mode: DetectorMode) -> No
             ys, xs = np.nonzero(inst == f.instance_id)
             x0, y0, x1, y1 = f.bbox_xyxy_px
             assert (x0, y0, x1, y1) == (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1), "box must be the mask's box"
-            assert f.size_mm > 0 and f.cnr >= 1.5
+            assert f.size_mm > 0 and f.cnr >= 1.5 and f.snr >= 5.0
             n_instances += 1
         assert len(shot.image.true_flaws) == sum(1 for f in shot.instances if f.flaw_class is not None)
         assert shot.anomaly_kinds == tuple(f.kind for f in shot.instances if f.flaw_class is None)
