@@ -15,8 +15,6 @@ from typing import NamedTuple
 import mujoco
 import numpy as np
 
-from robot.kinematics import quat_error
-
 
 class ArmState(NamedTuple):
     q: np.ndarray  # (7,) rad
@@ -70,7 +68,15 @@ def impedance_torque(
     state: ArmState, goal: ImpedanceGoal, gains: ControlGains, tau_prev_nm: np.ndarray
 ) -> ControlOutput:
     jac = state.jac
-    e = np.concatenate((goal.pos_m - state.tcp_pos_m, quat_error(goal.quat_wxyz, state.tcp_rot)))
+    e = np.empty(6)
+    e[:3] = goal.pos_m - state.tcp_pos_m
+    # Orientation error as a world-frame rotation vector, straight into e[3:] (C calls, no temporaries).
+    q = np.empty(4)
+    mujoco.mju_mat2Quat(q, state.tcp_rot.reshape(9))
+    mujoco.mju_negQuat(q, q)
+    qe = np.empty(4)
+    mujoco.mju_mulQuat(qe, goal.quat_wxyz, q)
+    mujoco.mju_quat2Vel(e[3:], qe, 1.0)
     v = jac @ state.dq
     f = gains.stiffness * e + gains.damping * (goal.twist - v) + goal.wrench_ff
     tau = jac.T @ f

@@ -152,3 +152,17 @@ def test_emergency_stop_brakes_hold_the_arm_and_abort_the_task() -> None:
     robot.run_for(0.5)
     assert robot.state().mode == RobotMode.IDLE
     assert np.abs(np.array(robot.state().joint_positions_rad) - q).max() < 0.02  # holds, no sag after power-up
+
+
+def test_part_slipping_out_during_lift_is_detected_and_picked_again() -> None:
+    robot = InProcessSimRobot(CFG, seed=4)
+    rt = robot.runtime
+    robot.submit(_task(1, TargetBin.OK_CONVEYOR, "housing", 4.0))
+    while rt.ctx["right"].phase != "lift":
+        robot.run_for(0.01)
+    robot.run_for(0.1)
+    rt.ctx["right"].gripper.force_limit_n = 3.0  # the grip weakens: the part slides out of the fingers
+    res = robot.result(timeout_s=40.0)
+    assert res is not None and res.outcome == TaskOutcome.SUCCESS, res
+    assert res.regrasp_count == 1
+    assert in_zone(rt.sim.part_pose("housing").pos_m, drop_zone(TargetBin.OK_CONVEYOR))
