@@ -30,8 +30,9 @@ from typing import Any
 
 from cell_control.opcua.names import MACHINES_FOLDER, NAMESPACE_URI, CellNodes
 from hmi import decode
+from hmi.calls import call, explain
 from hmi.identity import HMI_APPLICATION_URI, Identity, ensure_client_certificate
-from hmi.model import CellSnapshot, Command, CommandKind, CommandResult, TrendPoint
+from hmi.model import CellSnapshot, Command, CommandResult, TrendPoint
 from hmi.render import latest_render
 
 log = logging.getLogger(__name__)
@@ -41,43 +42,6 @@ SESSION_MAX_S = 12 * 3600.0
 COMMAND_TIMEOUT_S = 10.0
 VIEW_WANTED_S = 5.0  # the Robot page asks each refresh; the cell renders only while someone reads
 TREND_POINTS = 3600  # one per second: the last hour
-
-_PACKML_METHOD = {
-    CommandKind.START: "Start",
-    CommandKind.STOP: "Stop",
-    CommandKind.RESET: "Reset",
-    CommandKind.HOLD: "Hold",
-    CommandKind.UNHOLD: "Unhold",
-    CommandKind.SUSPEND: "Suspend",
-    CommandKind.UNSUSPEND: "Unsuspend",
-    CommandKind.ABORT: "Abort",
-    CommandKind.CLEAR: "Clear",
-}
-
-
-def explain(exc: BaseException, connecting: bool = False) -> str:
-    """A sentence for the operator from an asyncua/socket failure."""
-    name = type(exc).__name__
-    text = str(exc) or name
-    if connecting and name == "BadUserAccessDenied":
-        # ActivateSession answers this when the user name or password does not match
-        return "The cell rejected this user name or password."
-    if name in ("BadUserAccessDenied",):
-        return "The cell refused: your role may not do this (BadUserAccessDenied)."
-    if name in ("BadIdentityTokenRejected", "BadIdentityTokenInvalid", "BadUserSignatureInvalid"):
-        return "The cell rejected this user name or password."
-    if "Certificate" in name or "SecurityChecks" in name:
-        return (
-            f"The cell does not trust the HMI's certificate ({name}). On the cell run "
-            "`ironcell certs trust <HMI's IRONCELL_HOME>/pki/clients/hmi/cert.der`, then wait for the reconnect."
-        )
-    if name == "BadInvalidState":
-        return "The cell refused the command in its current state."
-    if name in ("BadInvalidArgument", "BadTypeMismatch"):
-        return f"The cell refused the arguments ({name})."
-    if isinstance(exc, ConnectionError | OSError | asyncio.TimeoutError | TimeoutError):
-        return f"cannot reach the cell: {text}"
-    return f"{name}: {text}"
 
 
 @dataclass
@@ -329,12 +293,17 @@ class OpcuaCellLink:
         return png, note
 
     async def _expire_idle_users(self) -> None:
+        """Idle users' clients disconnect (they reconnect on the next command); sessions of tabs closed
+        without logging out are forgotten, password included, after SESSION_MAX_S."""
         now = time.monotonic()
         with self._lock:
+            expired = [t for t, s in self._sessions.items() if now - s.created > SESSION_MAX_S]
+            gone = [self._sessions.pop(t) for t in expired]
             idle = [s for s in self._sessions.values() if s.client is not None and now - s.last_used > USER_IDLE_S]
-        for s in idle:
+        for s in gone + idle:
             client, s.client = s.client, None
-            await self._disconnect(client)
+            if client is not None:
+                await self._disconnect(client)
 
     async def _ensure_user_client(self, token: str) -> _UserSession | None:
         with self._lock:
@@ -364,7 +333,7 @@ class OpcuaCellLink:
         if nodes is None:
             return CommandResult(False, "The HMI has not reached the cell yet.")
         try:
-            await asyncio.wait_for(self._call(sess.client, nodes, command), COMMAND_TIMEOUT_S)
+            await asyncio.wait_for(call(sess.client, nodes, command), COMMAND_TIMEOUT_S)
         except Exception as exc:
             if type(exc).__name__ == "BadInvalidState":
                 reason = await self._last_command_result(sess.client, nodes)
@@ -383,27 +352,3 @@ class OpcuaCellLink:
             return str(await client.get_node(nodes.last_command_result).read_value() or "")
         except Exception:
             return ""
-
-    @staticmethod
-    async def _call(client: Any, nodes: CellNodes, command: Command) -> None:
-        from asyncua import ua
-
-        kind = command.kind
-        if kind in _PACKML_METHOD:
-            parent = client.get_node(nodes.state_machine)
-            await parent.call_method(ua.NodeId.from_string(nodes.command_method(_PACKML_METHOD[kind])))
-        elif kind is CommandKind.RESET_PROTECTIVE_STOP:
-            await client.get_node(nodes.robot).call_method(ua.NodeId.from_string(nodes.reset_protective_stop))
-        elif kind is CommandKind.UNSHELVE:
-            await client.get_node(nodes.alarms).call_method(
-                ua.NodeId.from_string(nodes.unshelve_alarm), ua.Variant(int(command.alarm_id), ua.VariantType.UInt32)
-            )
-        elif kind in (CommandKind.ACKNOWLEDGE, CommandKind.SHELVE):
-            method = nodes.acknowledge_alarm if kind is CommandKind.ACKNOWLEDGE else nodes.shelve_alarm
-            await client.get_node(nodes.alarms).call_method(
-                ua.NodeId.from_string(method),
-                ua.Variant(int(command.alarm_id), ua.VariantType.UInt32),
-                ua.Variant(command.reason, ua.VariantType.String),
-            )
-        else:
-            raise ValueError(f"no OPC UA method for {kind}")
