@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections import OrderedDict
 
@@ -45,7 +46,9 @@ class SimulatedXraySource:
         return hit
 
     def acquire(self, part: PartIdentity) -> XrayImage:
-        return self.shot(part).image
+        """The radiograph of `part` (a private copy of the pixels: the cached truth stays intact)."""
+        image = self.shot(part).image
+        return dataclasses.replace(image, pixels=image.pixels.copy())
 
     def truth(self, part: PartIdentity) -> tuple[TrueFlaw, ...]:
         return self.shot(part).image.true_flaws
