@@ -163,3 +163,30 @@ def test_wrong_password_anonymous_and_untrusted_cert_refused(home: Path) -> None
             await srv.stop()
 
     asyncio.run(go())
+
+
+def test_insecure_loopback_endpoint_only_when_asked(home: Path) -> None:
+    async def go() -> None:
+        cell, srv = await _serve(home, feeder=False, insecure=True)
+        try:
+            c = Client(srv.url, timeout=5)
+            c.set_user("view")
+            c.set_password("view-password")
+            async with c:
+                assert await c.get_node(N.state_current).read_value() == int(S.STOPPED)
+        finally:
+            await cell.shutdown()
+            await srv.stop()
+
+    asyncio.run(go())
+    # and never on a wider address: the config loader and the server both refuse it
+    from cell_control.config import ConfigError, load_config
+
+    p = home.parent / "wide.yaml"
+    p.write_text("opcua:\n  host: 0.0.0.0\n  allow_insecure_loopback: true\n")
+    with pytest.raises(ConfigError, match="loopback"):
+        load_config(p, environ={})
+    wide = IroncellConfig.model_validate({"opcua": {"host": "0.0.0.0", "allow_insecure_loopback": True}})
+    cell, _store, _robot = make_cell(home, feeder=False)
+    with pytest.raises(ValueError, match="loopback"):
+        asyncio.run(CellOpcuaServer(cell, wide, home).start())
