@@ -178,3 +178,13 @@ def test_image_source_is_a_pure_function_of_seed_serial_and_family() -> None:
     assert not np.array_equal(img.pixels, other.pixels)
     assert not np.array_equal(img.pixels, SimulatedXraySource(params, seed=10).acquire(part).pixels)
     assert src.dark_frame().shape == src.gain_frame().shape == (240, 320)
+
+
+@pytest.mark.parametrize("size", [(64, 64), (2048, 96), (96, 1500)])
+def test_extreme_frame_shapes_render(size: tuple[int, int]) -> None:
+    w, h = size
+    for mode in DetectorMode:
+        sim = XraySimulator(XraySimParams(width_px=w, height_px=h, detector_mode=mode, flaw_free_share=0.0))
+        shot = sim.render(np.random.default_rng(1))
+        assert shot.image.pixels.shape == (h, w)
+        assert not np.any((shot.instance_mask > 0) & ~shot.material_mask)
