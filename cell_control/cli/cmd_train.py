@@ -2,8 +2,112 @@
 
 from __future__ import annotations
 
+import json
+import shlex
+import sys
+from pathlib import Path
+
 import typer
 
 
 def register(train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
-    pass
+    from cell_control.cli.cmd_train_detector import register_detector
+
+    register_detector(train_app, evaluate_app)
+    _register_anomaly(train_app, evaluate_app)
+
+
+# --- anomaly model (owned by the anomaly work) ---------------------------------------------------------------
+
+
+def _register_anomaly(train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
+    @train_app.command("anomaly")
+    def train_anomaly_cmd(
+        config: Path = typer.Option(Path("configs/train_anomaly.yaml"), "--config", "-c", help="training config YAML"),
+        out: Path | None = typer.Option(None, "--out", help="registry folder to write (default: out_dir in config)"),
+        max_minutes: float | None = typer.Option(None, "--max-minutes", help="cap on training time"),
+        json_out: bool = typer.Option(False, "--json", help="print the model card as JSON"),
+    ) -> None:
+        """Train the anomaly model on flaw-free simulated parts, export ONNX, calibrate, evaluate, write the card."""
+        import logging
+
+        from cell_control.config import ConfigError, load_model
+        from models.anomaly.config import TrainAnomalyConfig
+        from models.anomaly.evaluate import evaluate_model_dir
+        from models.anomaly.train import train_anomaly
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        try:
+            cfg = load_model(TrainAnomalyConfig, config)
+        except ConfigError as exc:
+            typer.echo(f"config error:\n{exc}", err=True)
+            raise typer.Exit(2) from exc
+        updates: dict[str, object] = {}
+        if out is not None:
+            updates["out_dir"] = out
+        if max_minutes is not None:
+            updates["train"] = cfg.train.model_copy(update={"max_minutes": max_minutes})
+        cfg = cfg.model_copy(update=updates)
+        ev = cfg.evaluation
+        d = cfg.data
+
+        def evaluate(model_dir: Path) -> dict[str, object]:
+            return evaluate_model_dir(
+                model_dir,
+                normal=ev.normal_images,
+                anomalous=ev.anomalous_images,
+                seed=ev.seed,
+                width_px=d.width_px,
+                height_px=d.height_px,
+                families=d.families,
+            )
+
+        command = "ironcell " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        card = train_anomaly(cfg, command, evaluate=evaluate)
+        if json_out:
+            typer.echo(json.dumps({k: v for k, v in card.items() if k != "calibration"}, indent=2))
+        else:
+            typer.echo(f"wrote {cfg.out_dir} ({card['version']}), threshold {card['threshold']:.5f}")
+            for k, v in card["metrics"].items():
+                typer.echo(f"{k:36s} {v}")
+
+    @evaluate_app.command("anomaly")
+    def evaluate_anomaly_cmd(
+        data: Path | None = typer.Option(
+            None, "--data", help="held-out set written by `ironcell simulate-xray --anomaly-kinds ...`"
+        ),
+        model: Path = typer.Option(Path("models/registry/anomaly-default"), "--model", help="anomaly model folder"),
+        config: Path = typer.Option(Path("configs/train_anomaly.yaml"), "--config", "-c", help="training config YAML"),
+        count: int | None = typer.Option(None, "--count", help="images per class when simulating (default: config)"),
+        json_out: bool = typer.Option(False, "--json", help="print one JSON object"),
+    ) -> None:
+        """Image and pixel AUROC on held-out parts with flaws no detector class describes."""
+        from cell_control.config import ConfigError, load_model
+        from models.anomaly.config import TrainAnomalyConfig
+        from models.anomaly.evaluate import evaluate_model_dir
+
+        try:
+            cfg = load_model(TrainAnomalyConfig, config) if config.exists() else TrainAnomalyConfig()
+        except ConfigError as exc:
+            typer.echo(f"config error:\n{exc}", err=True)
+            raise typer.Exit(2) from exc
+        ev, d = cfg.evaluation, cfg.data
+        try:
+            result = evaluate_model_dir(
+                model,
+                normal=count or ev.normal_images,
+                anomalous=count or ev.anomalous_images,
+                seed=ev.seed,
+                width_px=d.width_px,
+                height_px=d.height_px,
+                families=d.families,
+                data_dir=data,
+            )
+        except (FileNotFoundError, ValueError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        if json_out:
+            typer.echo(json.dumps(result, sort_keys=True))
+        else:
+            for k, v in result.items():
+                typer.echo(f"{k:36s} {v}")

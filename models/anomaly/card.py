@@ -1,0 +1,147 @@
+"""Model card of an exported anomaly model: model_card.json (read by the runtime) and model_card.md."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from models.anomaly.config import TrainAnomalyConfig
+
+CARD_JSON = "model_card.json"
+CARD_MD = "model_card.md"
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def write_card(
+    out_dir: Path,
+    *,
+    cfg: TrainAnomalyConfig,
+    command: str,
+    run: dict[str, Any],
+    threshold: float,
+    flaw_free_scores: Sequence[float],
+    metrics: dict[str, Any],
+) -> dict[str, Any]:
+    from models.anomaly.sim_data import ANOMALY_KINDS, STREAM_CAL, STREAM_TRAIN, STREAM_VAL
+    from models.anomaly.train import quantiles
+    from vision.anomaly import MODEL_FILE
+
+    model = Path(out_dir) / MODEL_FILE
+    digest = sha256_file(model)
+    name = Path(out_dir).name
+    card: dict[str, Any] = {
+        "name": name,
+        "version": f"{name}@{digest[:12]}",
+        "task": "anomaly segmentation of preprocessed radiographs (flaws no detector class describes)",
+        "created_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "command": command,
+        "seed": cfg.seed,
+        "model_file": MODEL_FILE,
+        "sha256": digest,
+        "size_bytes": model.stat().st_size,
+        "architecture": f"AnomalySegNet(width={cfg.model.width}): patchify stem, depthwise-separable U-Net, "
+        "output stride 4, sigmoid",
+        "input": {
+            "name": "image",
+            "shape": "N x 1 x H x W, H and W multiples of 16",
+            "range": "[0, 1]",
+            "preprocess": "vision.preprocess.Preprocessor (robust window 0.5-99.5 percentile)",
+        },
+        "output": {"name": "anomaly", "shape": "N x 1 x H/4 x W/4", "range": "[0, 1] probability"},
+        "image_score": "max of the material-masked, Gaussian-smoothed (sigma 1 map px) probability map",
+        "smooth_sigma_px": 1.0,
+        "threshold": threshold,
+        "false_alarm_rate": cfg.calibration.false_alarm_rate,
+        "data": {
+            "source": "vision.xray simulator, flaw-free parts only (self-supervised: synthetic anomalies pasted "
+            "on patches: blobs, polygons, thin curves, pore clusters, foreign texture; brighter and darker)",
+            "train_images": cfg.data.train_images,
+            "val_images": cfg.data.val_images,
+            "image_size_px": [cfg.data.width_px, cfg.data.height_px],
+            "families": list(cfg.data.families),
+            "seed_streams": {
+                "train": [cfg.seed, STREAM_TRAIN],
+                "val": [cfg.seed, STREAM_VAL],
+                "calibration": [cfg.seed, STREAM_CAL],
+            },
+        },
+        "training": {k: v for k, v in run.items() if k not in ("best_checkpoint", "log_dir")}
+        | {
+            "patch_px": cfg.train.patch_px,
+            "batch_size": cfg.train.batch_size,
+            "patches_per_epoch": cfg.train.patches_per_epoch,
+            "max_epochs": cfg.train.max_epochs,
+        },
+        "calibration": {
+            "images": len(flaw_free_scores),
+            "what": "flaw-free simulated parts, seeds disjoint from training",
+            "score_quantiles": quantiles(flaw_free_scores),
+            "flaw_free_scores": [float(s) for s in flaw_free_scores],
+        },
+        "evaluation": {
+            "held_out_seed": cfg.evaluation.seed,
+            "anomaly_kinds": list(ANOMALY_KINDS),
+            "what": "flaw-free parts vs parts with only anomaly-kind flaws (no detector class), unseen seeds",
+        },
+        "metrics": metrics,
+        "config": cfg.model_dump(mode="json"),
+        "limitations": "trained and evaluated on simulated radiographs only; real detectors and parts will "
+        "need recalibration (ironcell train anomaly with real flaw-free images) before production use",
+    }
+    Path(out_dir, CARD_JSON).write_text(json.dumps(card, indent=2) + "\n")
+    Path(out_dir, CARD_MD).write_text(render_markdown(card))
+    return card
+
+
+def render_markdown(card: dict[str, Any]) -> str:
+    m = card.get("metrics", {})
+    metric_rows = "\n".join(f"| {k} | {v} |" for k, v in m.items() if not isinstance(v, dict | list)) or "| - | - |"
+    q = card["calibration"]["score_quantiles"]
+    w, h = card["data"]["image_size_px"]
+    return f"""# Model card: {card["name"]}
+
+- **Version**: `{card["version"]}`
+- **Task**: {card["task"]}
+- **File**: `{card["model_file"]}` ({card["size_bytes"]} bytes), SHA-256 `{card["sha256"]}`
+- **Created**: {card["created_utc"]}
+- **Command**: `{card["command"]}`
+- **Seed**: {card["seed"]}
+- **Architecture**: {card["architecture"]}
+
+## Data
+
+{card["data"]["source"]}. {card["data"]["train_images"]} training and {card["data"]["val_images"]} validation
+radiographs of {", ".join(card["data"]["families"])} at {w}x{h} px.
+No real flaw and no pretrained weight was used.
+
+## Threshold
+
+Image score: {card["image_score"]}. Threshold **{card["threshold"]:.5f}**, calibrated on
+{card["calibration"]["images"]} flaw-free parts to a target false-alarm rate of
+{card["false_alarm_rate"]:.2%} (flaw-free score quantiles: {q}). The runtime recomputes it from the stored
+calibration scores when `vision.anomaly_false_alarm_rate` asks for another rate.
+
+## Evaluation
+
+Held-out set ({card["evaluation"]["what"]}; kinds: {", ".join(card["evaluation"]["anomaly_kinds"])};
+seed {card["evaluation"]["held_out_seed"]}):
+
+| metric | value |
+| --- | --- |
+{metric_rows}
+
+## Training
+
+{json.dumps(card["training"])}
+
+## Limitations
+
+{card["limitations"]}.
+"""

@@ -1,0 +1,87 @@
+"""LightningModule: a thin training shell around `AnomalySegNet` (loss, optimiser, logging)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+
+from models.anomaly.net import OUTPUT_STRIDE, AnomalySegNet
+
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # image, anomaly mask, material mask
+# The material head is an easy auxiliary task; it must not pull capacity from the anomaly head.
+MATERIAL_WEIGHT = 0.3
+
+
+def focal_dice_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
+    """Focal BCE (pasted regions are a few % of pixels) plus soft Dice (shape of the region)."""
+    bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    p = torch.sigmoid(logits)
+    p_t = p * target + (1 - p) * (1 - target)
+    focal = ((1 - p_t) ** gamma * bce).mean()
+    inter = (p * target).sum()
+    dice = 1 - (2 * inter + 1.0) / (p.sum() + target.sum() + 1.0)
+    return focal * 10.0 + dice
+
+
+def target_at_output(mask: torch.Tensor) -> torch.Tensor:
+    """Full-resolution 0/1 mask -> soft target at the net's output stride."""
+    return F.avg_pool2d(mask, OUTPUT_STRIDE)
+
+
+class AnomalyLitModule(pl.LightningModule):
+    def __init__(
+        self,
+        width: int = 32,
+        highpass_sigmas: tuple[float, ...] = (2.0, 6.0),
+        lr: float = 2e-3,
+        weight_decay: float = 1e-4,
+        focal_gamma: float = 2.0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = AnomalySegNet(width, tuple(highpass_sigmas))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def _step(self, batch: Batch, stage: str) -> torch.Tensor:
+        x, mask, material = batch
+        out = self.net(x)
+        logits, mat_logits = out[:, :1], out[:, 1:2]
+        target = target_at_output(mask)
+        anomaly_loss = focal_dice_loss(logits, target, self.hparams["focal_gamma"])
+        material_loss = F.binary_cross_entropy_with_logits(mat_logits, target_at_output(material))
+        loss = anomaly_loss + MATERIAL_WEIGHT * material_loss
+        n = x.shape[0]
+        self.log(f"{stage}_loss", loss, prog_bar=True, on_epoch=True, on_step=False, batch_size=n)
+        self.log(f"{stage}_anomaly_loss", anomaly_loss, on_epoch=True, on_step=False, batch_size=n)
+        self.log(f"{stage}_material_loss", material_loss, on_epoch=True, on_step=False, batch_size=n)
+        if stage == "val":
+            with torch.no_grad():
+                p = torch.sigmoid(logits)
+                hit = (p > 0.5).float()
+                tgt = (target > 0.5).float()
+                iou = (hit * tgt).sum() / ((hit + tgt).clamp(max=1).sum() + 1e-6)
+            self.log("val_iou", iou, on_epoch=True, on_step=False, batch_size=n)
+        return loss
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "val")
+
+    def on_train_epoch_start(self) -> None:
+        # Fresh synthetic anomalies every epoch, still reproducible from the seed.
+        dm = getattr(self.trainer, "datamodule", None)
+        if dm is not None and hasattr(dm, "set_epoch"):
+            dm.set_epoch(self.current_epoch)
+
+    def configure_optimizers(self) -> Any:
+        opt = torch.optim.AdamW(self.parameters(), lr=self.hparams["lr"], weight_decay=self.hparams["weight_decay"])
+        max_epochs = self.trainer.max_epochs if self.trainer.max_epochs and self.trainer.max_epochs > 0 else 50
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max_epochs, eta_min=self.hparams["lr"] * 0.02)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}

@@ -1,0 +1,152 @@
+"""`ironcell train anomaly`: render flaw-free data, fit, export ONNX, calibrate, evaluate, write the card."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.anomaly.config import TrainAnomalyConfig
+from models.anomaly.data import FlawFreeImage
+
+log = logging.getLogger(__name__)
+
+# (count, stream) -> images; the simulator by default, synthetic arrays in tests.
+ImageProvider = Callable[[int, int], Sequence[FlawFreeImage]]
+
+
+def simulator_provider(cfg: TrainAnomalyConfig) -> ImageProvider:
+    from models.anomaly.sim_data import flaw_free_images
+
+    d = cfg.data
+
+    def provide(count: int, stream: int) -> Sequence[FlawFreeImage]:
+        return flaw_free_images(count, cfg.seed, stream, d.width_px, d.height_px, d.families)
+
+    return provide
+
+
+def fit(cfg: TrainAnomalyConfig, train: Sequence[FlawFreeImage], val: Sequence[FlawFreeImage]) -> dict[str, Any]:
+    """Train with Lightning; returns the best checkpoint's path and the run's facts."""
+    import pytorch_lightning as pl
+    import torch
+    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+    from pytorch_lightning.loggers import CSVLogger
+
+    from models.anomaly.data import AnomalyDataModule
+    from models.anomaly.module import AnomalyLitModule
+
+    torch.set_num_threads(cfg.train.threads)
+    pl.seed_everything(cfg.seed, workers=True)
+    t = cfg.train
+    dm = AnomalyDataModule(train, val, t.patch_px, t.batch_size, t.patches_per_epoch, t.val_patches, seed=cfg.seed)
+    module = AnomalyLitModule(
+        width=cfg.model.width, highpass_sigmas=cfg.model.highpass_sigmas, lr=t.lr, weight_decay=t.weight_decay
+    )
+    work = Path(cfg.work_dir)
+    ckpt = ModelCheckpoint(
+        dirpath=work / "checkpoints", filename="anomaly-{epoch:03d}-{val_loss:.4f}", monitor="val_loss", save_last=True
+    )
+    stop = EarlyStopping(monitor="val_loss", patience=t.patience, mode="min")
+    logger = CSVLogger(str(work), name="logs")
+    trainer = pl.Trainer(
+        max_epochs=t.max_epochs,
+        max_time=timedelta(minutes=t.max_minutes),
+        accelerator="auto",
+        devices=1,
+        callbacks=[ckpt, stop],
+        logger=logger,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        log_every_n_steps=10,
+        deterministic=False,
+    )
+    started = time.monotonic()
+    trainer.fit(module, datamodule=dm)
+    best = ckpt.best_model_path or ckpt.last_model_path
+    return {
+        "best_checkpoint": best,
+        "best_val_loss": float(ckpt.best_model_score) if ckpt.best_model_score is not None else None,
+        "epochs": int(trainer.current_epoch),
+        "minutes": round((time.monotonic() - started) / 60.0, 2),
+        "accelerator": type(trainer.accelerator).__name__,
+        "log_dir": logger.log_dir,
+    }
+
+
+def export_onnx(checkpoint: str | Path, out_path: Path) -> None:
+    """Best checkpoint -> ONNX (probabilities, dynamic batch and size)."""
+    import torch
+
+    from models.anomaly.module import AnomalyLitModule
+    from models.anomaly.net import ExportWrapper
+
+    module = AnomalyLitModule.load_from_checkpoint(str(checkpoint), map_location="cpu")
+    wrapper = ExportWrapper(module.net).eval()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        torch.onnx.export(
+            wrapper,
+            (torch.rand(1, 1, 256, 256),),
+            str(out_path),
+            dynamo=False,
+            input_names=["image"],
+            output_names=["anomaly"],
+            dynamic_axes={"image": {0: "n", 2: "h", 3: "w"}, "anomaly": {0: "n", 2: "h4", 3: "w4"}},
+            opset_version=17,
+        )
+
+
+def calibration_scores(model_path: Path, images: Sequence[FlawFreeImage]) -> list[float]:
+    from vision.anomaly import OnnxAnomalyScorer
+
+    scorer = OnnxAnomalyScorer(model_path, threshold=float("inf"))
+    return [scorer.image_score(im.image01) for im in images]
+
+
+def train_anomaly(
+    cfg: TrainAnomalyConfig,
+    command: str,
+    provider: ImageProvider | None = None,
+    evaluate: Callable[[Path], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The whole pipeline; returns the model card written to `cfg.out_dir`."""
+    from models.anomaly.card import write_card
+    from models.anomaly.sim_data import STREAM_CAL, STREAM_TRAIN, STREAM_VAL
+    from vision.anomaly import MODEL_FILE, calibrate_threshold
+
+    provider = provider or simulator_provider(cfg)
+    t0 = time.monotonic()
+    train = provider(cfg.data.train_images, STREAM_TRAIN)
+    val = provider(cfg.data.val_images, STREAM_VAL)
+    log.info("rendered %d training and %d validation images in %.0f s", len(train), len(val), time.monotonic() - t0)
+    run = fit(cfg, train, val)
+    del train
+    out_dir = Path(cfg.out_dir)
+    model_path = out_dir / MODEL_FILE
+    export_onnx(run["best_checkpoint"], model_path)
+    cal_images = provider(cfg.calibration.images, STREAM_CAL)
+    scores = calibration_scores(model_path, cal_images)
+    threshold = calibrate_threshold(scores, cfg.calibration.false_alarm_rate)
+    card = write_card(
+        out_dir, cfg=cfg, command=command, run=run, threshold=threshold, flaw_free_scores=scores, metrics={}
+    )
+    if evaluate is not None:
+        # The evaluation loads the model the way the cell does, so it needs the card written first.
+        metrics = evaluate(out_dir)
+        card = write_card(
+            out_dir, cfg=cfg, command=command, run=run, threshold=threshold, flaw_free_scores=scores, metrics=metrics
+        )
+    (Path(cfg.work_dir) / "last_card.json").write_text(json.dumps(card, indent=2))
+    return card
+
+
+def quantiles(scores: Sequence[float]) -> dict[str, float]:
+    s = np.asarray(scores, np.float64)
+    return {f"p{q}": round(float(np.percentile(s, q)), 5) for q in (50, 90, 99)} | {"max": round(float(s.max()), 5)}

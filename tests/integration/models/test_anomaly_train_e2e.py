@@ -1,0 +1,101 @@
+"""A tiny anomaly training run end to end, offline: simulator data, Lightning fit, ONNX export, calibration,
+model card, the runtime loading it, the evaluation and the CLI. Minutes of real training are in the slow run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from models.anomaly.config import TrainAnomalyConfig
+from models.anomaly.evaluate import evaluate_model_dir
+from models.anomaly.train import train_anomaly
+from vision.anomaly import load_anomaly_scorer
+from vision.roles import AnomalyScorer
+
+TINY = {
+    "seed": 3,
+    "data": {"train_images": 3, "val_images": 1, "width_px": 192, "height_px": 160},
+    "model": {"width": 8},
+    "train": {"patch_px": 64, "batch_size": 4, "patches_per_epoch": 8, "val_patches": 4, "max_epochs": 1},
+    "calibration": {"images": 10},
+    "evaluation": {"normal_images": 3, "anomalous_images": 3},
+}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainAnomalyConfig, dict]:
+    root = tmp_path_factory.mktemp("anomaly")
+    cfg = TrainAnomalyConfig.model_validate(TINY | {"out_dir": str(root / "out"), "work_dir": str(root / "work")})
+
+    def evaluate(model_dir: Path) -> dict:
+        d, ev = cfg.data, cfg.evaluation
+        return evaluate_model_dir(
+            model_dir,
+            normal=ev.normal_images,
+            anomalous=ev.anomalous_images,
+            seed=ev.seed,
+            width_px=d.width_px,
+            height_px=d.height_px,
+            families=d.families,
+        )
+
+    card = train_anomaly(cfg, "pytest tiny run", evaluate=evaluate)
+    return cfg, card
+
+
+def test_tiny_run_writes_model_card_checkpoints_and_logs(trained: tuple[TrainAnomalyConfig, dict]) -> None:
+    cfg, card = trained
+    out = Path(cfg.out_dir)
+    model = out / "model.onnx"
+    assert model.is_file() and (out / "model_card.md").is_file()
+    on_disk = json.loads((out / "model_card.json").read_text())
+    assert on_disk["sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
+    assert on_disk["command"] == "pytest tiny run" and on_disk["seed"] == 3
+    assert on_disk["false_alarm_rate"] == 0.01
+    assert len(on_disk["calibration"]["flaw_free_scores"]) == 10
+    # 10 calibration parts at 1 %: no flaw-free calibration part may alarm.
+    assert max(on_disk["calibration"]["flaw_free_scores"]) < on_disk["threshold"]
+    for key in ("image_auroc", "pixel_auroc"):
+        assert 0.0 <= on_disk["metrics"][key] <= 1.0
+    assert list(Path(cfg.work_dir, "checkpoints").glob("*.ckpt"))
+    assert list(Path(cfg.work_dir, "logs").rglob("metrics.csv"))
+    assert card["version"] == on_disk["version"]
+
+
+def test_exported_model_loads_in_the_runtime_and_scores(trained: tuple[TrainAnomalyConfig, dict]) -> None:
+    cfg, card = trained
+    scorer = load_anomaly_scorer(Path(cfg.out_dir))
+    assert scorer is not None and isinstance(scorer, AnomalyScorer)
+    assert scorer.version == card["version"] and scorer.threshold == pytest.approx(card["threshold"])
+    img = np.random.default_rng(0).uniform(0.2, 0.8, (203, 250)).astype(np.float32)
+    out = scorer.score(img)
+    assert out.anomaly_map.shape == img.shape and np.isfinite(out.anomaly_map).all()
+    assert 0.0 <= out.image_score <= 1.0
+    # Same image, same score: the runtime is deterministic.
+    assert scorer.score(img).image_score == out.image_score
+
+
+def test_cli_evaluate_anomaly_prints_the_agreed_json_keys(trained: tuple[TrainAnomalyConfig, dict]) -> None:
+    from cell_control.cli.main import app
+
+    cfg, _ = trained
+    res = CliRunner().invoke(app, ["evaluate", "anomaly", "--model", str(cfg.out_dir), "--count", "2", "--json"])
+    assert res.exit_code == 0, res.output
+    result = json.loads(res.output.strip().splitlines()[-1])
+    assert {"image_auroc", "pixel_auroc"} <= result.keys()
+    assert result["normal_images"] == 2 and result["anomalous_images"] == 2
+
+
+def test_cli_refuses_a_bad_training_config(tmp_path: Path) -> None:
+    from cell_control.cli.main import app
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  patch_px: 100\n")
+    res = CliRunner().invoke(app, ["train", "anomaly", "--config", str(bad)])
+    assert res.exit_code == 2
+    assert "patch_px" in res.output and "multiple of 16" in res.output
