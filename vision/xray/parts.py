@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from vision.types import PartFamily
+from vision.xray.markings import add_markings
 
 _SHIFT = 4  # sub-pixel bits for cv2 polygon drawing
 _ONE = 1 << _SHIFT
@@ -204,12 +205,22 @@ def _draw_wheel(cv: _Canvas, rng: np.random.Generator) -> float:
     r_bolt = rng.uniform(6.0, 9.5)
     bolt_phase = rng.uniform(0, 2 * math.pi)
     cv.pocket(lambda m: cv.circle(m, (0.0, 0.0), pcd + r_bolt + 4.0), rng.uniform(0.0, 15.0), 4.0, 8.0)
+    bolts = [(pcd * math.cos(a), pcd * math.sin(a)) for a in bolt_phase + 2 * math.pi * np.arange(n_bolts) / n_bolts]
+    seat = r_bolt + rng.uniform(2.0, 5.0)  # lug-nut seats: bright rings around the bolt holes
+
+    def seats(m: np.ndarray) -> None:
+        for b in bolts:
+            cv.circle(m, b, seat)
+
+    cv.pocket(seats, rng.uniform(2.0, 10.0), 1.5, 6.0)
+    valve = rng.uniform(0, 2 * math.pi)
+    r_valve = radius - rim_w * rng.uniform(0.3, 0.7)
 
     def holes(m: np.ndarray) -> None:
         cv.circle(m, (0.0, 0.0), r_bore)
-        for k in range(n_bolts):
-            a = bolt_phase + 2 * math.pi * k / n_bolts
-            cv.circle(m, (pcd * math.cos(a), pcd * math.sin(a)), r_bolt)
+        for b in bolts:
+            cv.circle(m, b, r_bolt)
+        cv.circle(m, (r_valve * math.cos(valve), r_valve * math.sin(valve)), 5.0)
 
     cv.holes(holes)
     return radius
@@ -373,6 +384,7 @@ def render_part(
             _draw_housing(cv, rng)
         if np.count_nonzero(cv.acc[::4, ::4] > 0.3) > 0.1 * cv.acc[::4, ::4].size:
             break
+    add_markings(cv.acc, rng, cv.mm_per_px, randomise)
     small = _cast_variation(cv.acc, rng, cv.mm_per_px, randomise)
     small /= np.float32(math.cos(view.tilt_rad))  # oblique rays cross more metal
     thickness = cv2.resize(small, (width_px, height_px), interpolation=cv2.INTER_LINEAR)
