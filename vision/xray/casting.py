@@ -1,7 +1,6 @@
-"""Cast-in markings: part numbers, cavity numbers and date clocks, raised or sunk by a millimetre or two.
-
-Real castings carry them and they show on radiographs as faint letters and rings: exactly the kind of sharp,
-small, bright-or-dark structure a flaw detector must learn not to report.
+"""What real castings and stations add to the CAD path-length map: wall-thickness drift, surface mottle, cast-in
+markings (part numbers, date clocks) and steel fixtures. Markings show on radiographs as faint letters and rings:
+exactly the kind of small, sharp, bright-or-dark structure a flaw detector must learn not to report.
 """
 
 from __future__ import annotations
@@ -71,3 +70,41 @@ def add_markings(acc: np.ndarray, rng: np.random.Generator, mm_per_px: float, ra
         mark = turned[y0 - cy : y1 - cy, x0 - cx : x1 - cx] * (region > 4.0)
         region += relief * mark
         np.maximum(region, 0.0, out=region)
+
+
+def cast_variation(acc: np.ndarray, rng: np.random.Generator, mm_per_px: float, randomise: float) -> np.ndarray:
+    """Real castings are not CAD: wall thickness drifts over the part and the surface is mottled. Both give
+    the background texture a detector must learn to ignore."""
+    h, w = acc.shape
+    drift = cv2.resize(rng.uniform(-1.0, 1.0, (5, 5)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    out = acc * (1.0 + np.float32(rng.uniform(0.03, 0.05 + 0.15 * randomise)) * drift)
+    amp = rng.uniform(0.0, 0.05 + 0.15 * randomise)  # mm
+    if amp > 0.05:
+        grain = np.frombuffer(rng.bytes(h * w), np.uint8).reshape(h, w).astype(np.float32) - np.float32(127.5)
+        sigma = max(0.7, rng.uniform(0.6, 2.5) / mm_per_px)
+        blurred: np.ndarray = cv2.GaussianBlur(grain, (0, 0), sigma)
+        mottle = blurred * np.float32(amp / (float(blurred.std()) + 1e-6))
+        out += mottle * np.minimum(acc, np.float32(2.0)) * np.float32(0.5)
+    return np.maximum(out, 0.0)
+
+
+def fixture(rng: np.random.Generator, width_px: int, height_px: int, randomise: float) -> np.ndarray | None:
+    """Steel clamps or holder bars entering from the image border (dark, never flawed)."""
+    if rng.random() >= 0.3 * randomise:
+        return None
+    g = 4
+    m = np.zeros((math.ceil(height_px / g), math.ceil(width_px / g)), np.float32)
+    for _ in range(int(rng.integers(1, 3))):
+        side = int(rng.integers(0, 4))
+        along = rng.uniform(0.1, 0.9)
+        w, depth = rng.uniform(0.04, 0.15), rng.uniform(0.05, 0.3)
+        h, wd = m.shape
+        if side in (0, 1):
+            x0, x1 = int((along - w / 2) * wd), int((along + w / 2) * wd)
+            y0, y1 = (0, int(depth * h)) if side == 0 else (int((1 - depth) * h), h)
+        else:
+            y0, y1 = int((along - w / 2) * h), int((along + w / 2) * h)
+            x0, x1 = (0, int(depth * wd)) if side == 2 else (int((1 - depth) * wd), wd)
+        m[max(0, y0) : y1, max(0, x0) : x1] = rng.uniform(40.0, 200.0)  # steel ~5x aluminium per mm
+    soft = cv2.GaussianBlur(m, (0, 0), 1.0)
+    return cv2.resize(soft, (width_px, height_px), interpolation=cv2.INTER_LINEAR)
