@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -22,7 +22,7 @@ from cell_control.clock import Clock, RealClock, VirtualClock
 from cell_control.packml import SC, Transition
 from cell_control.recording import CellStats, PartRecorder, PartSummary
 from cell_control.robot_link import DISPATCH_STATES, STOPPED_MODES, CellError, RobotSupervision
-from cell_control.station import Arrival, InspectionStation, SimulatedFeeder, StationOutput, now_utc
+from cell_control.station import Arrival, InspectionStation, SimulatedFeeder, StationOutput, failed_result, now_utc
 from cell_control.store import Store
 from cell_control.types import AlarmSeverity, InterventionKind, InterventionRecord, PackMLCommand, PackMLState
 from robot.roles import RobotDriver
@@ -74,7 +74,7 @@ class Cell(RobotSupervision):
     def __init__(
         self,
         store: Store,
-        station: InspectionStation,
+        station: InspectionStation | None,
         robot: RobotDriver,
         feeder: SimulatedFeeder | None,
         options: CellOptions,
@@ -82,7 +82,10 @@ class Cell(RobotSupervision):
         config_sha256: str = "",
         inspection_workers: int = 1,
         default_recipe: str = "wheel",
+        inspection_pool: tuple[Executor, Callable[[Arrival], StationOutput]] | None = None,
     ) -> None:
+        """`station` runs in worker threads; or pass `inspection_pool` = (executor, function), e.g. a
+        process pool from `station.process_pool` with `station.process_in_worker`."""
         self.default_recipe = default_recipe
         self.store = store
         self.station = station
@@ -114,7 +117,13 @@ class Cell(RobotSupervision):
         self._tasks: list[asyncio.Task[None]] = []
         self._act_task: asyncio.Task[None] | None = None
         self._hold_reason = ""
-        self._pool = ThreadPoolExecutor(max(1, inspection_workers), thread_name_prefix="inspect")
+        if inspection_pool is not None:
+            self._pool, self._inspect = inspection_pool
+        elif station is not None:
+            self._pool = ThreadPoolExecutor(max(1, inspection_workers), thread_name_prefix="inspect")
+            self._inspect = station.process
+        else:
+            raise ValueError("Cell needs a station or an inspection pool")
         self._robot_pool = ThreadPoolExecutor(1, thread_name_prefix="robot-wait")
         self._job_seq = 0
         self.dispatch_latency_ms: list[float] = []
@@ -286,7 +295,12 @@ class Cell(RobotSupervision):
                 continue
             self._run_started += 1
             self._inflight += 1
-            out = await loop.run_in_executor(self._pool, self.station.process, arrival)
+            try:
+                out = await loop.run_in_executor(self._pool, self._inspect, arrival)
+            except Exception as exc:  # the worker itself died: the part still gets a safe verdict
+                log.exception("inspection worker failed on %s", arrival.part.serial)
+                out = StationOutput(arrival, failed_result(f"inspection worker failed: {exc}", time.perf_counter()),
+                                    None, None, 0.0)  # fmt: skip
             if out.result.error:
                 self.alarms.raise_alarm(
                     "INSPECTION_FAILED", out.result.error, AlarmSeverity.MEDIUM, arrival.part.serial

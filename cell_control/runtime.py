@@ -9,6 +9,7 @@ cell then comes up STOPPED (no auto-start) with an alarm, and every finished par
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -25,7 +26,14 @@ import numpy as np
 from cell_control.cell import Cell, CellOptions
 from cell_control.clock import RealClock, VirtualClock
 from cell_control.config import IroncellConfig
-from cell_control.station import InspectionStation, SimulatedFeeder, TruthFn
+from cell_control.station import (
+    InspectionStation,
+    SimulatedFeeder,
+    TruthFn,
+    process_in_worker,
+    process_pool,
+    worker_ready,
+)
 from cell_control.store import Store
 from cell_control.types import AlarmSeverity, PackMLCommand, PackMLState
 from robot.roles import RobotDriver
@@ -38,10 +46,14 @@ S = PackMLState
 
 @dataclass
 class Components:
-    source: ImageSource
-    inspector: Inspector
+    """Either source + inspector (run in worker threads: tests) or a station factory that worker processes
+    call to build their own (the running cell: inspection never holds the event loop's GIL)."""
+
+    source: ImageSource | None
+    inspector: Inspector | None
     robot: RobotDriver
     truth: TruthFn | None = None
+    station_factory: Callable[[], InspectionStation] | None = None
 
 
 class CellStartError(RuntimeError):
@@ -57,6 +69,19 @@ def build_components(cfg: IroncellConfig, fast: bool) -> Components:
 
 
 def _build_components(cfg: IroncellConfig, fast: bool) -> Components:
+    factory = functools.partial(build_station, cfg.model_dump_json())
+    return Components(None, None, build_robot(cfg, fast), None, station_factory=factory)
+
+
+def build_station(cfg_json: str) -> InspectionStation:
+    """Runs in an inspection worker process: image source, inspector and ground-truth grader."""
+    cfg = IroncellConfig.model_validate_json(cfg_json)
+    c = _build_vision(cfg)
+    assert c.source is not None and c.inspector is not None
+    return InspectionStation(c.source, c.inspector, c.truth)
+
+
+def _build_vision(cfg: IroncellConfig) -> Components:
     from vision.inspector import build_inspector
 
     if cfg.vision.source == "simulator":
@@ -77,8 +102,7 @@ def _build_components(cfg: IroncellConfig, fast: bool) -> Components:
     from cell_control.truth import truth_grader_from_config
 
     truth = truth_grader_from_config(cfg.vision) if cfg.vision.source == "simulator" else None
-    robot = build_robot(cfg, fast)
-    return Components(source, inspector, robot, truth)
+    return Components(source, inspector, None, truth)  # type: ignore[arg-type]
 
 
 def build_robot(cfg: IroncellConfig, fast: bool) -> RobotDriver:
@@ -186,7 +210,19 @@ async def run_cell(
         sim_operator_response_s=c.sim_operator_response_s if cfg.robot.driver == "sim" else None,
     )
     feeder = SimulatedFeeder(np.random.default_rng(c.seed), c.default_recipe, run_tag())
-    station = InspectionStation(comps.source, comps.inspector, comps.truth)
+    station = None
+    pool = None
+    if comps.station_factory is not None:
+        executor = process_pool(comps.station_factory, cfg.vision.inference_workers)
+        why = await asyncio.get_running_loop().run_in_executor(executor, worker_ready)
+        if why:
+            executor.shutdown(cancel_futures=True)
+            comps.robot.close()
+            raise CellStartError(f"cannot start the cell: inspection worker: {why}")
+        pool = (executor, process_in_worker)
+    else:
+        assert comps.source is not None and comps.inspector is not None
+        station = InspectionStation(comps.source, comps.inspector, comps.truth)
     cell = Cell(
         store,
         station,
@@ -197,6 +233,7 @@ async def run_cell(
         config_sha256=config_sha256(cfg),
         inspection_workers=cfg.vision.inference_workers,
         default_recipe=c.default_recipe,
+        inspection_pool=pool,
     )
     opcua = CellOpcuaServer(cell, cfg, home, port=opcua_port)
     modbus = CellModbusServer(

@@ -11,6 +11,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -131,3 +132,40 @@ class InspectionStation:
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+# --- inspection in a worker process --------------------------------------------------------------------
+# Acquisition and inspection hold the GIL for long stretches (NumPy glue, image synthesis); in a thread
+# they would slow the event loop that serves OPC UA and Modbus. In a process they cannot.
+_worker_station: InspectionStation | None = None
+
+
+_worker_error = ""
+
+
+def init_worker(factory: Callable[[], InspectionStation]) -> None:
+    global _worker_station, _worker_error
+    try:
+        _worker_station = factory()
+    except Exception as exc:  # reported by worker_ready(); a raising initializer would only break the pool
+        _worker_error = f"{type(exc).__name__}: {exc}"
+
+
+def worker_ready() -> str:
+    """'' when this worker's station is built, else why not."""
+    return "" if _worker_station is not None else (_worker_error or "not initialised")
+
+
+def process_in_worker(arrival: Arrival) -> StationOutput:
+    if _worker_station is None:
+        raise RuntimeError(f"inspection worker has no station: {worker_ready()}")
+    return _worker_station.process(arrival)
+
+
+def process_pool(factory: Callable[[], InspectionStation], workers: int = 1) -> Executor:
+    """A spawned process pool whose workers each build their own station (ONNX sessions do not pickle)."""
+    import multiprocessing as mp
+
+    return ProcessPoolExecutor(
+        max(1, workers), mp_context=mp.get_context("spawn"), initializer=init_worker, initargs=(factory,)
+    )

@@ -76,3 +76,8 @@ def make_cell(
     )
     cell = Cell(store, station, robot, fd, opts, clock=VirtualClock())
     return cell, store, robot
+
+
+def fake_station() -> InspectionStation:
+    """For process-pool tests: a worker process builds this (module-level, so it pickles by reference)."""
+    return InspectionStation(FakeImageSource(), FakeInspector(), fake_truth)

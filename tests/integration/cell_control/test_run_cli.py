@@ -10,7 +10,7 @@ from cell_control.config import load_config
 from cell_control.runtime import MARKER, Components, run_cell
 from cell_control.store import Store
 from robot.fake import FakeRobotDriver
-from tests.cell_fakes import FakeImageSource, FakeInspector, fake_truth
+from tests.cell_fakes import FakeImageSource, FakeInspector, fake_station, fake_truth
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -65,3 +65,11 @@ def test_restart_after_crash_comes_up_stopped(home: Path) -> None:
     assert summary["parts"] == 0 and summary["final_state"] == "Stopped"
     assert seen["cell"].stats.processed == 3  # the records of the first run are intact
     assert any(a.code == "RESTART_AFTER_CRASH" for a in seen["cell"].alarms.open_alarms())
+
+
+def test_inspection_in_a_worker_process(home: Path) -> None:
+    comps = Components(None, None, FakeRobotDriver(), station_factory=fake_station)
+    summary = asyncio.run(
+        run_cell(_cfg(), home, parts=5, fast=True, components=comps, opcua_port=free_port(), modbus_port=0)
+    )
+    assert summary["parts"] == 5 and summary["accuracy"] == 1.0 and summary["inspection_errors"] == 0
