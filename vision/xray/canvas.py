@@ -37,15 +37,33 @@ class View:
         off = centre - lin @ np.asarray(self.centre_mm)
         return np.hstack([lin, off[:, None]])
 
+    def drift_dir(self) -> tuple[float, float]:
+        """Unit direction (part frame) in which a ray drifts as it rises out of the part plane (tilted view)."""
+        c, s = math.cos(self.rotation_rad), math.sin(self.rotation_rad)
+        ca, sa = math.cos(self.tilt_axis_rad), math.sin(self.tilt_axis_rad)
+        # rot^T applied to the squashed image axis (-sin a, cos a)
+        return (c * -sa + s * ca, -s * -sa + c * ca)
+
 
 class Canvas:
     """Draws footprints in part mm onto a coarse grid and accumulates rounded solids."""
 
-    def __init__(self, shape_hw: tuple[int, int], affine: np.ndarray, mm_per_px: float) -> None:
+    def __init__(
+        self,
+        shape_hw: tuple[int, int],
+        affine: np.ndarray,
+        mm_per_px: float,
+        tilt_rad: float = 0.0,
+        drift_dir: tuple[float, float] = (0.0, 1.0),
+    ) -> None:
         self.shape = shape_hw
         self.affine = affine
         self.mm_per_px = mm_per_px
-        self.acc = np.zeros(shape_hw, np.float32)
+        self.tilt_rad = tilt_rad
+        self.drift = drift_dir
+        self.acc = np.zeros(shape_hw, np.float32)  # plate-like features: path = height / cos(tilt)
+        self.through = np.zeros(shape_hw, np.float32)  # exact path lengths (bodies traced along the ray)
+        self._uv: tuple[np.ndarray, np.ndarray] | None = None
 
     def to_px(self, pts_mm: np.ndarray) -> np.ndarray:
         p = pts_mm @ self.affine[:, :2].T + self.affine[:, 2]
@@ -97,15 +115,41 @@ class Canvas:
         np.maximum(self.acc, solid, out=self.acc)
         return mask
 
+    def plane_mm(self) -> tuple[np.ndarray, np.ndarray]:
+        """Part-plane coordinates (mm) where each grid pixel's ray crosses z = 0 (inverse of the pose map)."""
+        if self._uv is None:
+            h, w = self.shape
+            inv = cv2.invertAffineTransform(self.affine).astype(np.float32)
+            x = np.arange(w, dtype=np.float32)[None, :]
+            y = np.arange(h, dtype=np.float32)[:, None]
+            self._uv = (inv[0, 0] * x + inv[0, 1] * y + inv[0, 2], inv[1, 0] * x + inv[1, 1] * y + inv[1, 2])
+        return self._uv
+
     def radius_mm(self) -> np.ndarray:
-        """Distance of each grid pixel from the part origin, in part mm (inverse of the pose map)."""
-        h, w = self.shape
-        inv = cv2.invertAffineTransform(self.affine)
-        x = np.arange(w, dtype=np.float32)[None, :]
-        y = np.arange(h, dtype=np.float32)[:, None]
-        u = inv[0, 0] * x + inv[0, 1] * y + inv[0, 2]
-        v = inv[1, 0] * x + inv[1, 1] * y + inv[1, 2]
-        return np.sqrt(u * u + v * v).astype(np.float32)
+        u, v = self.plane_mm()
+        return np.sqrt(u * u + v * v)
+
+    def shell(self, r_in: float, r_out: float, z_ranges: list[tuple[float, float]]) -> None:
+        """Adds the path through an axisymmetric shell r_in..r_out over the given axial ranges (mm from the part
+        plane). Traced exactly along each tilted ray: face-on the barrel of a rim is its full width of metal; tilted
+        it opens into the crescents of the near and far wall."""
+        u, v = self.plane_mm()
+        r2 = u * u + v * v
+        sin_t, tan_t = math.sin(self.tilt_rad), math.tan(self.tilt_rad)
+        if sin_t < 0.02:
+            inside = ((r2 >= r_in * r_in) & (r2 <= r_out * r_out)).astype(np.float32)
+            self.through += inside * np.float32(sum(z1 - z0 for z0, z1 in z_ranges))
+            return
+        b = u * np.float32(self.drift[0]) + v * np.float32(self.drift[1])
+        path = np.zeros(self.shape, np.float32)
+        for radius, sign in ((r_out, 1.0), (r_in, -1.0)):
+            disc = b * b - (r2 - np.float32(radius * radius))
+            s = np.sqrt(np.maximum(disc, 0.0))
+            lo, hi = -b - s, -b + s  # the ray's xy track is inside the disc between these drift distances
+            for z0, z1 in z_ranges:
+                seg = np.minimum(hi, np.float32(z1 * tan_t)) - np.maximum(lo, np.float32(z0 * tan_t))
+                path += np.float32(sign) * np.maximum(seg, 0.0)
+        self.through += np.maximum(path, 0.0) * np.float32(1.0 / sin_t)
 
     def pocket(self, draw: Callable[[np.ndarray], None], depth_mm: float, edge_mm: float, keep_mm: float) -> None:
         cut = self.profile(self.footprint(draw), depth_mm, edge_mm)

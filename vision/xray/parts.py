@@ -77,16 +77,19 @@ def render_part(
     gh, gw = math.ceil(height_px / g), math.ceil(width_px / g)
     for _ in range(4):  # a close-up that misses the part is redrawn (an operator would not shoot air)
         view = draw_view(family, rng, width_px, height_px, randomise, close_up_share)
-        cv = Canvas((gh, gw), view.matrix(width_px, height_px, g), view.mm_per_px * g)
+        matrix = view.matrix(width_px, height_px, g)
+        cv = Canvas((gh, gw), matrix, view.mm_per_px * g, view.tilt_rad, view.drift_dir())
         if family == PartFamily.WHEEL:
             draw_wheel(cv, rng)
         else:
             draw_housing(cv, rng)
-        if np.count_nonzero(cv.acc[::4, ::4] > 0.3) > 0.1 * cv.acc[::4, ::4].size:
+        metal = (cv.acc[::4, ::4] > 0.3) | (cv.through[::4, ::4] > 0.3)
+        if np.count_nonzero(metal) > 0.1 * metal.size:
             break
     add_markings(cv.acc, rng, cv.mm_per_px, randomise)
-    small = cast_variation(cv.acc, rng, cv.mm_per_px, randomise)
-    small /= np.float32(math.cos(view.tilt_rad))  # oblique rays cross more metal
+    # oblique rays cross more metal of plate-like features; traced bodies already hold their exact path
+    combined = cv.acc * np.float32(1.0 / math.cos(view.tilt_rad)) + cv.through
+    small = cast_variation(combined, rng, cv.mm_per_px, randomise)
     thickness = cv2.resize(small, (width_px, height_px), interpolation=cv2.INTER_LINEAR)
     clamp = fixture(rng, width_px, height_px, randomise)
     return PartGeometry(family, thickness, clamp, view)

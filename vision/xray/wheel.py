@@ -22,11 +22,19 @@ def _annulus(cv: Canvas, r_out: float, r_in: float) -> Callable[[np.ndarray], No
 def draw_wheel(cv: Canvas, rng: np.random.Generator) -> float:
     """Wheel seen along its axis: rim bands, spokes (optionally twin, with pockets), hub, bore and bolt holes."""
     radius = rng.uniform(170.0, 240.0)
-    rim_w = rng.uniform(18.0, 36.0)
-    edges = np.sort(rng.uniform(0.15, 0.85, size=int(rng.integers(1, 3))))
-    bounds = [radius, *(radius - rim_w * e for e in edges), radius - rim_w]
-    for r_out, r_in in itertools.pairwise(bounds):
-        cv.solid(_annulus(cv, r_out, r_in), rng.uniform(12.0, 70.0), min(4.0, (r_out - r_in) / 2))
+    if rng.random() < 0.6:  # rim as a barrel with two flanges, traced along the (tilted) rays
+        flange, wall = rng.uniform(8.0, 18.0), rng.uniform(4.0, 8.0)
+        width, lip = rng.uniform(150.0, 250.0), rng.uniform(8.0, 15.0)
+        z0 = -rng.uniform(0.0, 40.0) if rng.random() < 0.5 else -width + rng.uniform(0.0, 40.0)
+        cv.shell(radius - flange - wall, radius - flange, [(z0, z0 + width)])
+        cv.shell(radius - flange, radius, [(z0, z0 + lip), (z0 + width - lip, z0 + width)])
+        rim_w = flange + wall
+    else:  # rim as concentric bands of fixed height (an older, simpler look kept for variety)
+        rim_w = rng.uniform(18.0, 36.0)
+        edges = np.sort(rng.uniform(0.15, 0.85, size=int(rng.integers(1, 3))))
+        bounds = [radius, *(radius - rim_w * e for e in edges), radius - rim_w]
+        for r_out, r_in in itertools.pairwise(bounds):
+            cv.solid(_annulus(cv, r_out, r_in), rng.uniform(12.0, 70.0), min(4.0, (r_out - r_in) / 2))
     r_hub = rng.uniform(55.0, 95.0)
     n_spokes = int(rng.choice([4, 5, 5, 6, 6, 7, 8, 10]))
     twin = n_spokes <= 6 and rng.random() < 0.3
