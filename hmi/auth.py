@@ -8,6 +8,8 @@ the cell under the user's identity.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
 
 import streamlit as st
@@ -20,6 +22,24 @@ log = logging.getLogger(__name__)
 
 _KEY = "hmi_login"
 WRONG_LOGIN = "Wrong user name or password."
+MAX_FAILURES = 5
+LOCKOUT_S = 60.0
+
+_failures: dict[str, list[float]] = {}
+_failures_lock = threading.Lock()
+
+
+def _locked_out(user: str, now: float) -> bool:
+    """After MAX_FAILURES wrong passwords within LOCKOUT_S a name is refused for LOCKOUT_S (slows guessing)."""
+    with _failures_lock:
+        recent = [t for t in _failures.get(user, []) if now - t < LOCKOUT_S]
+        _failures[user] = recent
+        return len(recent) >= MAX_FAILURES
+
+
+def _failed(user: str, now: float) -> None:
+    with _failures_lock:
+        _failures.setdefault(user, []).append(now)
 
 
 @dataclass(frozen=True)
@@ -60,10 +80,17 @@ def _audit(ctx: HmiContext, user: str, action: str, allowed: bool, detail: str =
 def log_in(ctx: HmiContext, user: str, password: str) -> Login:
     """Checks the password against the users file and opens the user's session on the cell link."""
     user = user.strip()
+    now = time.monotonic()
+    if _locked_out(user, now):
+        _audit(ctx, user[:64] or "?", "login", False, "locked out after repeated wrong passwords")
+        raise CellAuthError(f"Too many wrong passwords for this user name: wait {LOCKOUT_S:.0f} s and try again.")
     role = ctx.users.verify(user, password)
     if role is None:
+        _failed(user, now)
         _audit(ctx, user[:64] or "?", "login", False, "wrong user name or password")
         raise CellAuthError(WRONG_LOGIN)
+    with _failures_lock:
+        _failures.pop(user, None)
     token = ctx.link.open_session(user, password)
     _audit(ctx, user, "login", True, f"role {role.value}")
     login = Login(user, role, token)

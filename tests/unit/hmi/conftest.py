@@ -11,7 +11,7 @@ import pytest
 from cell_control.config import IroncellConfig
 from cell_control.store import PartCycleRecord, Store
 from cell_control.users import UserStore
-from hmi import runtime
+from hmi import auth, runtime
 from hmi.runtime import HmiContext
 from tests.unit.hmi.fakes import FakeCell
 from vision.types import Defect, FlawClass, InspectionResult, PartFamily, PartIdentity, Verdict
@@ -32,6 +32,7 @@ def ctx(home: Path, cell: FakeCell) -> Iterator[HmiContext]:
     store = Store.open(home)
     c = HmiContext(config=IroncellConfig(), home=home, link=cell, users=users, store_factory=lambda: store)
     runtime.install(c)
+    auth._failures.clear()  # the lockout table is process-wide
     yield c
     runtime.install(None)
     store.close()

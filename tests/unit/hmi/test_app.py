@@ -89,3 +89,19 @@ def test_logout_ends_the_session(ctx: HmiContext, cell: FakeCell) -> None:
     at.button(key="logout").click().run()
     assert not cell.sessions
     assert at.text_input(key="login_user") is not None
+
+
+def test_repeated_wrong_passwords_lock_the_name_for_a_while(ctx: HmiContext) -> None:
+    from hmi import auth
+
+    auth._failures.clear()
+    try:
+        for _ in range(auth.MAX_FAILURES):
+            at = _login("erik", "guess-guess-guess")
+            assert any("Wrong user name or password" in e.value for e in at.error)
+        at = _login("erik", PASSWORD)  # even the right password waits now
+        assert any("Too many wrong passwords" in e.value for e in at.error)
+        assert ("erik", "login", False) in _audit(ctx)
+        assert not _login("olga", PASSWORD).error  # other names are not affected
+    finally:
+        auth._failures.clear()
