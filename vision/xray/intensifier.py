@@ -56,6 +56,10 @@ def intensifier_display(
     s: np.ndarray = quanta * np.float32(1.0 / e.photons_open)
     glare = rng.uniform(0.01, 0.02 + 0.06 * r)
     s = s + np.float32(glare) * lowpass(s, 0.12 * max(h, w))
+    # short-range glare (light scattered in the output window and lens): bright air blooms over metal edges
+    bloom = rng.uniform(0.0, 0.02 + 0.1 * r)
+    if bloom > 0.01:
+        s = (s + np.float32(bloom) * lowpass(s, rng.uniform(4.0, 16.0))) * np.float32(1.0 / (1.0 + bloom))
     vignette = rng.uniform(0.05, 0.1 + 0.3 * r)
     s = s * (1.0 - np.float32(vignette) * _radius2(h, w)) * det.gain + det.offset
     # display curve: from nearly linear to logarithmic (many intensifier cameras compress highlights)
