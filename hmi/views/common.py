@@ -31,7 +31,8 @@ def session() -> tuple[HmiContext, Login]:
 
 
 def send(ctx: HmiContext, login: Login, command: Command) -> CommandResult:
-    result = auth.send(ctx, login, command)
+    with st.spinner(f"{command_label(command.kind)} ..."):
+        result = auth.send(ctx, login, command)
     st.session_state[_FEEDBACK] = (time.time(), result.ok, result.message)
     return result
 
