@@ -127,8 +127,17 @@ class CellSim:
 
     # --- part feeder ---------------------------------------------------------------------------------
     def park(self, family: str) -> None:
+        """Take the part out of the cell: it floats out of reach with collisions off (no solver work)."""
         x, y = PARK_POSITIONS[family]
-        self._place(family, np.array([x, y, part_half_height_m(family)]), 0.0)
+        self._set_active(family, False)
+        self._place(family, np.array([x, y, 0.5]), 0.0)
+
+    def _set_active(self, family: str, active: bool) -> None:
+        b = self.part_body[family]
+        self.m.body_gravcomp[b] = 0.0 if active else 1.0
+        for g in range(int(self.m.body_geomadr[b]), int(self.m.body_geomadr[b] + self.m.body_geomnum[b])):
+            self.m.geom_contype[g] = 4 if active else 0
+            self.m.geom_conaffinity[g] = 7 if active else 0
 
     def spawn_part(self, family: str, xy_m: np.ndarray, yaw_rad: float, mass_kg: float) -> None:
         """Put the part on the station-exit surface, as the X-ray station's out-feed would."""
@@ -137,6 +146,7 @@ class CellSim:
         self.m.body_mass[b] = mass_kg
         self.m.body_inertia[b] = self._base_inertia[family] * scale
         z = LAYOUT.station_surface_z_m + part_half_height_m(family) + 0.001
+        self._set_active(family, True)
         self._place(family, np.array([xy_m[0], xy_m[1], z]), yaw_rad)
         mujoco.mj_forward(self.m, self.d)
 

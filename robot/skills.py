@@ -227,5 +227,7 @@ def retreat(ctx: SkillContext, dz_m: float) -> Skill:
 
 def reachable(ctx: SkillContext, pos: np.ndarray, rot: np.ndarray) -> Generator[None, None, bool]:
     """IK check spread over ticks; the live robot keeps its goal meanwhile."""
-    res = yield from ik_steps(ctx.sim.m, ctx.sim.scratch, ctx.sim.arms[ctx.side], pos, rot, ctx.q_null, iterations=150)
+    res = yield from ik_steps(
+        ctx.sim.m, ctx.sim.scratch, ctx.sim.arms[ctx.side], pos, rot, ctx.q_null, iterations=150, per_yield=1
+    )
     return res.ok
