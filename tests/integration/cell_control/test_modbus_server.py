@@ -131,3 +131,33 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def test_plc_heartbeat_silence_stops_the_cell(home: Path) -> None:
+    async def go() -> None:
+        cell, _store, _robot = make_cell(home, parts_target=None)
+        regmap = load_register_map(REPO / "configs" / "modbus_map.yaml")
+        srv = CellModbusServer(cell, regmap, port=0, plc_watchdog_s=0.6)
+        await srv.start()
+        await cell.start()
+        client = AsyncModbusTcpClient("127.0.0.1", port=srv.port)
+        try:
+            await client.connect()
+            await client.write_register(10, 1, device_id=1)  # arms the watchdog
+            await client.write_coil(2, True, device_id=1)
+            await asyncio.wait_for(cell.wait_state({S.IDLE}), 5)
+            await client.write_coil(0, True, device_id=1)
+            await asyncio.wait_for(cell.wait_state({S.EXECUTE}), 5)
+            # the PLC goes silent
+            await asyncio.wait_for(cell.wait_state({S.STOPPING, S.STOPPED}), 10)
+            assert cell.alarms.is_active("PLC_LINK_LOST")
+            for beat in range(2, 8):  # it is back, counting
+                await client.write_register(10, beat, device_id=1)
+                await asyncio.sleep(0.2)
+            assert not cell.alarms.is_active("PLC_LINK_LOST")
+        finally:
+            client.close()
+            await cell.shutdown()
+            await srv.stop()
+
+    asyncio.run(go())
