@@ -73,6 +73,7 @@ def realtime_run(seconds: float, cfg: RobotConfig, seed: int = 1, prefix: str = 
     rng = np.random.default_rng(seed)
     drv = SimRobotDriver(cfg, clock="real", seed=seed)
     done = 0
+    cycles: list[float] = []
     try:
         t_end = time.monotonic() + seconds
         i = 0
@@ -81,6 +82,8 @@ def realtime_run(seconds: float, cfg: RobotConfig, seed: int = 1, prefix: str = 
             res = drv.result(timeout_s=min(1.0, max(0.01, t_end - time.monotonic())))
             if res is not None:
                 done += 1
+                if res.outcome == TaskOutcome.SUCCESS:
+                    cycles.append(res.cycle_s)
                 i += 1
                 if drv.state().mode.value in ("protective_stop", "emergency_stop"):
                     drv.reset()
@@ -93,6 +96,7 @@ def realtime_run(seconds: float, cfg: RobotConfig, seed: int = 1, prefix: str = 
     out: dict[str, Any] = {f"{prefix}{k}": stats[k] for k in keys}
     out[f"{prefix}realtime_s"] = seconds
     out[f"{prefix}realtime_picks_done"] = done
+    out[f"{prefix}realtime_pick_cycle_s_median"] = float(np.median(cycles)) if cycles else float("nan")
     out[f"{prefix}ticks_realtime"] = stats["ticks_paced"]
     out[f"{prefix}sched"] = stats["sched"]
     return out

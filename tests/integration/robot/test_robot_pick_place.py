@@ -166,3 +166,17 @@ def test_part_slipping_out_during_lift_is_detected_and_picked_again() -> None:
     assert res is not None and res.outcome == TaskOutcome.SUCCESS, res
     assert res.regrasp_count == 1
     assert in_zone(rt.sim.part_pose("housing").pos_m, drop_zone(TargetBin.OK_CONVEYOR))
+
+
+def test_category_1_stop_decelerates_then_brakes() -> None:
+    robot = InProcessSimRobot(CFG, seed=0)
+    robot.submit(_task(1, TargetBin.OK_CONVEYOR))
+    robot.run_for(0.8)  # moving toward the part
+    robot.stop(1, "door opened")
+    assert robot.runtime._brake_q == {}  # controlled stop first, power still on
+    robot.run_for(0.6)
+    assert robot.runtime._brake_q  # then the brakes hold
+    st = robot.state()
+    assert st.mode == RobotMode.EMERGENCY_STOP and st.stop_category == 1
+    res = robot.result(timeout_s=0.0)
+    assert res is not None and res.outcome == TaskOutcome.ABORTED

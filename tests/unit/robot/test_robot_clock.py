@@ -1,0 +1,41 @@
+"""Deadline bookkeeping of the real-time clock, on a scripted time source (no real waiting)."""
+
+from __future__ import annotations
+
+import pytest
+
+from robot import clock as clock_mod
+from robot.clock import RealTimeClock
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now_ns = 0
+        self.slept_s = 0.0
+
+    def perf_counter_ns(self) -> int:
+        self.now_ns += 1_000  # every reading costs 1 us, so spinning ends
+        return self.now_ns
+
+    def sleep(self, s: float) -> None:
+        self.slept_s += s
+        self.now_ns += int(s * 1e9)
+
+
+def test_overrunning_ticks_count_as_misses_and_lost_slots_are_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeTime()
+    monkeypatch.setattr(clock_mod.time, "perf_counter_ns", fake.perf_counter_ns)
+    monkeypatch.setattr(clock_mod.time, "sleep", fake.sleep)
+    clk = RealTimeClock(0.001, spin_s=0.0002)
+    clk.start()
+    work_us = [100, 100, 1500, 100, 3500, 100]  # two ticks run past their 1 ms slot
+    for w in work_us:
+        fake.now_ns += w * 1000
+        clk.wait_next()
+    st = clk.stats()
+    assert st["ticks_paced"] == len(work_us)
+    assert st["deadline_misses"] == 2
+    assert st["deadline_miss_ratio"] == pytest.approx(2 / 6)
+    assert fake.slept_s > 0  # on-time ticks sleep first, then spin
+    # After a 3.5 ms overrun the clock re-anchors instead of bursting through the lost slots.
+    assert clk._next_ns - fake.now_ns <= clk.period_ns
