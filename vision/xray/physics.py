@@ -98,7 +98,7 @@ def blur(img: np.ndarray, sigma: float) -> np.ndarray:
 def lowpass(img: np.ndarray, sigma_px: float) -> np.ndarray:
     """Very wide Gaussian via a coarse grid (scatter, glare): cost independent of sigma."""
     h, w = img.shape
-    f = max(1, min(int(sigma_px / 4), min(h, w) // 4))  # keep a few samples across thin images
+    f = max(1, min(int(sigma_px / 2.5), min(h, w) // 4))  # keep a few samples across thin images
     # plain subsampling is enough: the blur that follows is far wider than the sample spacing
     small = np.ascontiguousarray(img[f // 2 :: f, f // 2 :: f])
     small = cv2.GaussianBlur(small, (0, 0), max(0.5, sigma_px / f), borderType=cv2.BORDER_REFLECT)
