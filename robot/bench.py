@@ -64,6 +64,7 @@ def virtual_picks(n: int, cfg: RobotConfig, seed: int = 0) -> dict[str, Any]:
         "failure_reasons": failures[:5],
         "tick_compute_us_p50_virtual": stats["tick_compute_us_p50"],
         "tick_compute_us_p99_virtual": stats["tick_compute_us_p99"],
+        "tick_with_physics_us_p99_virtual": stats["tick_with_physics_us_p99"],
         "virtual_wall_s": wall,
         "sim_s": robot.runtime.sim.time_s,
     }
@@ -93,6 +94,7 @@ def realtime_run(seconds: float, cfg: RobotConfig, seed: int = 1, prefix: str = 
         drv.close()
     keys = ["deadline_misses", "deadline_miss_ratio", "lateness_us_p50", "lateness_us_p99", "lateness_us_max"]
     keys += ["tick_compute_us_p50", "tick_compute_us_p99", "tick_compute_us_max"]
+    keys += ["tick_with_physics_us_p50", "tick_with_physics_us_p99", "tick_with_physics_us_max"]
     out: dict[str, Any] = {f"{prefix}{k}": stats[k] for k in keys}
     out[f"{prefix}realtime_s"] = seconds
     out[f"{prefix}realtime_picks_done"] = done
