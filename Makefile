@@ -10,7 +10,7 @@ export YOLO_AUTOINSTALL := 0
 export MPLBACKEND := Agg
 
 # Debian packages the tests need; installed only when missing.
-DEB_PKGS := postgresql chromium chromium-driver mbpoll libgl1 libglib2.0-0 fonts-dejavu-core poppler-utils
+DEB_PKGS := postgresql chromium chromium-driver mbpoll libgl1 libegl1 libegl-mesa0 libgl1-mesa-dri libglib2.0-0 fonts-dejavu-core poppler-utils
 
 .PHONY: demo test test-slow lint typecheck sysdeps venv clean
 
