@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from robot.kinematics import tool_down
 from robot.scene import LAYOUT, part_grip_width_m, part_half_height_m
 from robot.skills import (
     GraspFailure,
@@ -75,11 +76,6 @@ class PickPlaceOutcome:
     failures: tuple[str, ...] = ()
 
 
-def tool_rot(yaw_rad: float) -> np.ndarray:
-    c, s = math.cos(yaw_rad), math.sin(yaw_rad)
-    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-
-
 def check_task(ctx: SkillContext, task: PickPlaceTask) -> Generator[None, None, str]:
     """Reasons the task cannot be done ("" if it can), found before any motion."""
     if task.part_family not in ("wheel", "housing"):
@@ -94,7 +90,7 @@ def check_task(ctx: SkillContext, task: PickPlaceTask) -> Generator[None, None, 
         pick = np.array([*LAYOUT.station_exit_xy_m, LAYOUT.station_surface_z_m + part_half_height_m(fam)])
     place_at = np.array([*zone.xy_m, zone.surface_z_m + part_half_height_m(fam) + PLACE_CLEARANCE_M])
     for name, p in (("pick", pick), ("pre-grasp", pick + np.array([0, 0, PREGRASP_DZ_M])), ("place", place_at)):
-        ok = yield from reachable(ctx, p, tool_rot(0.0))
+        ok = yield from reachable(ctx, p, tool_down(0.0))
         if not ok:
             return f"{name} pose {np.round(p, 3).tolist()} m is out of reach of the {ctx.side} arm"
     return ""
@@ -116,7 +112,7 @@ def pick_place(ctx: SkillContext, task: PickPlaceTask, max_regrasps: int) -> Gen
                 TaskOutcome.INTERVENTION_REQUIRED, "part lies on its side", regrasps, tuple(failures)
             )
         yaw = grasp_yaw(fam, seen.yaw_rad)
-        rot = tool_rot(yaw)
+        rot = tool_down(yaw)
         # Pads centred a little above the part's middle, clear of the surface it rests on.
         at = seen.pos_m + np.array([0.0, 0.0, 0.005])
         if regrasps > 0:
@@ -139,7 +135,7 @@ def pick_place(ctx: SkillContext, task: PickPlaceTask, max_regrasps: int) -> Gen
             yield from move_to(ctx, at + np.array([0, 0, LIFT_DZ_M]), rot, 0.4)
             ctx.phase = "transfer"
             place_at = np.array([*zone.xy_m, zone.surface_z_m + hh + PLACE_CLEARANCE_M])
-            place_rot = tool_rot(0.0)
+            place_rot = tool_down(0.0)
             yield from place(ctx, place_at + np.array([0, 0, PREGRASP_DZ_M]), place_at, place_rot)
             ctx.phase = "release"
             yield from release(ctx)
@@ -150,7 +146,7 @@ def pick_place(ctx: SkillContext, task: PickPlaceTask, max_regrasps: int) -> Gen
             if not in_zone(final.pos_m, zone):
                 raise GraspFailure("release", f"part came to rest at {np.round(final.pos_m, 3).tolist()} m")
             ctx.phase = "home"
-            yield from move_to(ctx, HOME_TCP[ctx.side], tool_rot(0.0))
+            yield from move_to(ctx, HOME_TCP[ctx.side], tool_down(0.0))
             return PickPlaceOutcome(TaskOutcome.SUCCESS, "", regrasps, tuple(failures))
         except GraspFailure as f:
             failures.append(f.kind)
@@ -162,7 +158,7 @@ def pick_place(ctx: SkillContext, task: PickPlaceTask, max_regrasps: int) -> Gen
             yield from move_to(ctx, up, rot)
             yield from wait(ctx, 2.0, until=lambda: ctx.sim.part_speed_m_per_s(fam) < 0.01)
             if in_zone(ctx.sim.part_pose(fam).pos_m, zone) and f.kind in ("slip", "drop"):
-                yield from move_to(ctx, HOME_TCP[ctx.side], tool_rot(0.0))
+                yield from move_to(ctx, HOME_TCP[ctx.side], tool_down(0.0))
                 return PickPlaceOutcome(
                     TaskOutcome.SUCCESS, f"{f.kind}: part fell into the target", regrasps, tuple(failures)
                 )
