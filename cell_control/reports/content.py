@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Text, cast, func, select
+from sqlalchemy import Text, and_, case, cast, func, select
 
 import cell_control
 from cell_control.reports.disposition import defect_from_row
@@ -148,16 +148,30 @@ def traceability_of(sel: Selection, cfg: Any) -> Traceability:
     mv = cast(i.model_versions, Text)
     uses: dict[str, int] = {}
     cfgs: dict[str, int] = {}
-    q = (
-        select(mv, i.config_sha256, func.count())
-        .select_from(sel.table)
-        .join(InspectionRow.__table__, i.id == rp.inspection_id)
-        .group_by(mv, i.config_sha256)
-    )
-    for text, cfg_hash, n in sel.conn.execute(q):
-        uses[text or "{}"] = uses.get(text or "{}", 0) + int(n)
+
+    def joined(*cols: Any) -> Any:
+        return select(*cols).select_from(sel.table).join(InspectionRow.__table__, i.id == rp.inspection_id)
+
+    # DISTINCT keeps only the few different values (models change rarely) where GROUP BY would sort them
+    # all; the counts then come from one more pass, or from GROUP BY when there are many.
+    combos = sel.conn.execute(joined(mv, i.config_sha256).distinct()).all()
+    if not combos:
+        counts: list[int] = []
+    elif len(combos) == 1:
+        counts = [int(sel.conn.scalar(joined(func.count())) or 0)]
+    elif len(combos) <= 16:
+        sums = [func.sum(case((and_(mv == m, i.config_sha256 == c), 1), else_=0)) for m, c in combos]
+        counts = [int(v or 0) for v in sel.conn.execute(joined(*sums)).one()]
+    else:
+        by = dict(
+            ((m, c), int(n))
+            for m, c, n in sel.conn.execute(joined(mv, i.config_sha256, func.count()).group_by(mv, i.config_sha256))
+        )
+        counts = [by.get((m, c), 0) for m, c in combos]
+    for (text, cfg_hash), n in zip(combos, counts, strict=True):
+        uses[text or "{}"] = uses.get(text or "{}", 0) + n
         key = cfg_hash or "(not recorded)"
-        cfgs[key] = cfgs.get(key, 0) + int(n)
+        cfgs[key] = cfgs.get(key, 0) + n
     versions = []
     for text, n in sorted(uses.items(), key=lambda kv: -kv[1]):
         try:

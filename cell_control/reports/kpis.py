@@ -295,7 +295,7 @@ def kpis_of(sel: Selection, settings: KpiSettings) -> Kpis:
         notes.append(f"{pending} part(s) wait for review: counted neither OK nor NOK")
     cycle_n = _i(pc["cycle_n"])
     rp = sel.table.c
-    forces_n = _i(tc["tasks"])
+    tasks_n = _i(tc["tasks"])
     force_n = _i(pc["force_n"])
     return Kpis(
         window=sel.window,
@@ -328,7 +328,7 @@ def kpis_of(sel: Selection, settings: KpiSettings) -> Kpis:
         throughput_parts_per_h=n / span_h if span_h > 0 else None,
         span_h=span_h,
         **_oee(sel, settings, n, final_ok, first, last, notes),
-        tasks=forces_n,
+        tasks=tasks_n,
         tasks_succeeded=succeeded,
         interventions=interventions,
         tasks_per_intervention=succeeded / interventions if interventions else None,
