@@ -190,3 +190,49 @@ def test_insecure_loopback_endpoint_only_when_asked(home: Path) -> None:
     cell, _store, _robot = make_cell(home, feeder=False)
     with pytest.raises(ValueError, match="loopback"):
         asyncio.run(CellOpcuaServer(cell, wide, home).start())
+
+
+def test_alarms_and_results_arrive_as_events(home: Path) -> None:
+    class Handler:
+        def __init__(self) -> None:
+            self.events: list[object] = []
+
+        def event_notification(self, event: object) -> None:
+            self.events.append(event)
+
+    async def go() -> None:
+        cell, srv = await _serve(home, parts=1)
+        try:
+            async with await secure_client(srv.url, "eng", "eng-password", home, "t5") as c:
+                h = Handler()
+                sub = await c.create_subscription(50, h)
+                machine = c.get_node(N.machine)
+                alarm_type = c.get_node(N.event_type(names.ALARM_EVENT_TYPE))
+                result_type = c.get_node(N.event_type(names.RESULT_EVENT_TYPE))
+                await sub.subscribe_events(machine, [alarm_type, result_type])
+                a = cell.alarms.raise_alarm("TEST_ALARM", "raised by the test")
+                sm = c.get_node(N.state_machine)
+                await sm.call_method(ua.NodeId.from_string(N.command_method("Reset")))
+                await asyncio.wait_for(cell.wait_state({S.IDLE}), 5)
+                await sm.call_method(ua.NodeId.from_string(N.command_method("Start")))
+                await asyncio.wait_for(cell.wait_state({S.COMPLETE}), 20)
+                al = c.get_node(N.alarms)
+                await al.call_method(
+                    ua.NodeId.from_string(N.shelve_alarm), ua.Variant(a.id, ua.VariantType.UInt32), "test"
+                )
+                for _ in range(50):
+                    if len(h.events) >= 3:
+                        break
+                    await asyncio.sleep(0.1)
+                fields = [getattr(e, "AlarmCode", None) or getattr(e, "JobId", None) for e in h.events]
+                assert "TEST_ALARM" in fields
+                assert cell.history[0].job_id in fields
+                states = [getattr(e, "AlarmState", None) for e in h.events if getattr(e, "AlarmCode", None)]
+                assert "unacknowledged" in states and "shelved" in states
+                active = json.loads(await c.get_node(N.active_alarms).read_value())
+                assert any(x["code"] == "TEST_ALARM" and x["state"] == "shelved" for x in active)
+        finally:
+            await cell.shutdown()
+            await srv.stop()
+
+    asyncio.run(go())
