@@ -37,8 +37,12 @@ POLL_EVERY_TICKS = 5
 def _child_main(cfg_json: str, clock: str, seed: int | None, hand_probe: bool, conn: Connection) -> None:
     try:
         _child_loop(RobotConfig.model_validate_json(cfg_json), clock, seed, hand_probe, conn)
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        # The controlling process is gone: stop, never keep a real-time loop running orphaned.
+        return
     except Exception:
-        conn.send(("error", traceback.format_exc()))
+        with contextlib.suppress(OSError):
+            conn.send(("error", traceback.format_exc()))
         raise
 
 
@@ -55,6 +59,7 @@ def _child_loop(cfg: RobotConfig, clock_kind: str, seed: int | None, hand_probe:
     publish_every = max(1, round(cfg.control_hz / cfg.state_publish_hz))
     qpos_every = max(1, round(cfg.control_hz / cfg.render_fps)) if cfg.render_fps > 0 else 0
     conn.send(("ready", rt.state(), rt.sim.xml))
+    parent = os.getppid()
     gc.collect()
     gc.freeze()
     gc.disable()  # a collection inside a 1 ms tick is the single biggest source of missed deadlines
@@ -87,6 +92,8 @@ def _child_loop(cfg: RobotConfig, clock_kind: str, seed: int | None, hand_probe:
             while running and conn.poll():
                 running = handle(conn.recv())
             flush()
+            if k % 1000 == 0 and os.getppid() != parent:
+                return
         if not clock.realtime and rt.job is None and not rt.queue:
             # Virtual time only advances while there is work; idle, wait for a command without spinning.
             conn.send(("state", rt.state()))
