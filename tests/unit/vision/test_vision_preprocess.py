@@ -57,3 +57,26 @@ def test_flat_field_configuration_errors(tmp_path: Path) -> None:
     cv2.imwrite(str(tmp_path / "g.png"), np.full((12, 10), 100, np.uint16))
     with pytest.raises(CalibrationError, match="differ in size"):
         FlatField.from_files(tmp_path / "d.png", tmp_path / "g.png")
+
+
+def test_detector_channels_make_a_faint_pore_stand_out_on_a_thickness_ramp() -> None:
+    from vision.preprocess import detector_channels
+
+    rng = np.random.default_rng(3)
+    h, w = 200, 300
+    ramp = np.linspace(0.2, 0.8, w, dtype=np.float32)[None, :].repeat(h, 0)
+    img = ramp + rng.normal(0, 0.01, (h, w)).astype(np.float32)
+    yy, xx = np.mgrid[:h, :w]
+    pore = (yy - 100) ** 2 + (xx - 150) ** 2 < 6**2
+    img[pore] += 0.02  # two noise sigmas brighter: invisible next to the ramp in channel 0
+    ch = detector_channels(np.clip(img, 0, 1))
+    assert ch.shape == (h, w, 3) and ch.dtype == np.float32
+    assert ch.min() >= 0.0 and ch.max() <= 1.0
+
+    def separation(channel: np.ndarray) -> float:
+        return float((channel[pore].mean() - channel[~pore].mean()) / channel[~pore].std())
+
+    # hidden by the ramp in the windowed image, well above the background in the band-pass channel
+    assert separation(ch[..., 0]) < 0.5
+    assert separation(ch[..., 1]) > 3.0
+    assert abs(ch[:, 50:100, 1].mean() - ch[:, 200:250, 1].mean()) < 0.02  # the ramp is gone
