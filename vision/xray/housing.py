@@ -96,4 +96,9 @@ def draw_housing(cv: Canvas, rng: np.random.Generator) -> tuple[float, float]:
             cv.circle(m, (ex, ey), er * 0.45)
 
     cv.holes(holes)
+    for b, c, t in zip(bosses, core, through, strict=True):
+        if t:
+            cv.tilted_hole(b, c, h_wall)
+    for b, r in zip(holes_xy, holes_r, strict=True):
+        cv.tilted_hole(b, r, h_base)
     return length, width

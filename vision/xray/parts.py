@@ -89,8 +89,10 @@ def render_part(
             break
     add_markings(cv.acc, rng, cv.mm_per_px, randomise)
     # oblique rays cross more metal of plate-like features; traced bodies already hold their exact path
-    combined = cv.acc * np.float32(1.0 / math.cos(view.tilt_rad)) + cv.through
+    combined = np.maximum(cv.acc * np.float32(1.0 / math.cos(view.tilt_rad)) + cv.through, 0.0)
     small = cast_variation(combined, rng, cv.mm_per_px, randomise)
+    if g > 1:  # no coarse-grid stair steps on edges once upsampled
+        small = cv2.GaussianBlur(small, (0, 0), 0.5)
     thickness = cv2.resize(small, (width_px, height_px), interpolation=cv2.INTER_LINEAR)
     clamp = fixture(rng, width_px, height_px, randomise)
     return PartGeometry(family, thickness, clamp, view)

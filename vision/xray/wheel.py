@@ -80,13 +80,15 @@ def draw_wheel(cv: Canvas, rng: np.random.Generator) -> float:
 
         cv.pocket(spoke_pockets, depth, 3.0, 3.0)
     dome = 1.0 + rng.uniform(0.0, 0.35) * (1.0 - np.minimum(radius_map / r_hub, 1.0) ** 2)
-    cv.solid(lambda m: cv.circle(m, (0.0, 0.0), r_hub), rng.uniform(35.0, 75.0), 12.0, scale=dome)
+    h_hub = rng.uniform(35.0, 75.0)
+    cv.solid(lambda m: cv.circle(m, (0.0, 0.0), r_hub), h_hub, 12.0, scale=dome)
     r_bore = rng.uniform(22.0, 38.0)
     n_bolts = int(rng.choice([4, 5, 5, 6]))
     pcd = rng.uniform(r_bore + 16.0, max(r_bore + 17.0, r_hub - 12.0))
     r_bolt = rng.uniform(6.0, 9.5)
     bolt_phase = rng.uniform(0, 2 * math.pi)
-    cv.pocket(lambda m: cv.circle(m, (0.0, 0.0), pcd + r_bolt + 4.0), rng.uniform(0.0, 15.0), 4.0, 8.0)
+    recess = rng.uniform(0.0, 15.0)
+    cv.pocket(lambda m: cv.circle(m, (0.0, 0.0), pcd + r_bolt + 4.0), recess, 4.0, 8.0)
     bolts = [(pcd * math.cos(a), pcd * math.sin(a)) for a in bolt_phase + 2 * math.pi * np.arange(n_bolts) / n_bolts]
     seat = r_bolt + rng.uniform(2.0, 5.0)  # lug-nut seats: bright rings around the bolt holes
 
@@ -94,7 +96,8 @@ def draw_wheel(cv: Canvas, rng: np.random.Generator) -> float:
         for b in bolts:
             cv.circle(m, b, seat)
 
-    cv.pocket(seats, rng.uniform(2.0, 10.0), 1.5, 6.0)
+    seat_depth = rng.uniform(2.0, 10.0)
+    cv.pocket(seats, seat_depth, 1.5, 6.0)
     valve = rng.uniform(0, 2 * math.pi)
     r_valve = radius - rim_w * rng.uniform(0.3, 0.7)
 
@@ -105,4 +108,7 @@ def draw_wheel(cv: Canvas, rng: np.random.Generator) -> float:
         cv.circle(m, (r_valve * math.cos(valve), r_valve * math.sin(valve)), 5.0)
 
     cv.holes(holes)
+    cv.tilted_hole((0.0, 0.0), r_bore, max(8.0, h_hub - recess))
+    for b in bolts:
+        cv.tilted_hole(b, r_bolt, max(6.0, h_hub - recess - seat_depth))
     return radius

@@ -209,3 +209,22 @@ def test_traced_rim_shell_holds_the_metal_volume(tilt_deg: float) -> None:
         hit = cv.through[cv.through > 0]
         assert float(np.median(hit)) < 0.5 * 120.0
         assert float(hit.max()) <= 120.0 / math.cos(view.tilt_rad) * 1.01
+
+
+@pytest.mark.parametrize("tilt_deg", [0.0, 30.0, 50.0])
+def test_through_hole_closes_when_tilted_and_metal_volume_is_kept(tilt_deg: float) -> None:
+    from vision.xray.canvas import Canvas, View
+
+    view = View(1.0, (0.0, 0.0), 0.2, math.radians(tilt_deg), 0.7)
+    cv = Canvas((600, 600), view.matrix(600, 600), 1.0, view.tilt_rad, view.drift_dir())
+    cv.solid(lambda m: cv.circle(m, (0.0, 0.0), 200.0, 255), 40.0, 0.1)
+    cv.holes(lambda m: cv.circle(m, (0.0, 0.0), 10.0, 255))
+    cv.tilted_hole((0.0, 0.0), 10.0, 40.0)
+    path = np.maximum(cv.acc / math.cos(view.tilt_rad) + cv.through, 0.0)
+    volume = math.pi * (200.0**2 - 10.0**2) * 40.0
+    assert float(path.sum()) == pytest.approx(volume, rel=0.02)
+    centre = path[290:311, 290:311]
+    if tilt_deg == 0.0:
+        assert float(centre.min()) == 0.0  # face-on the hole is open
+    else:  # 40 mm deep, 20 mm wide: from 30 deg on no ray gets through
+        assert float(path[240:361, 240:361].min()) > 5.0
