@@ -159,11 +159,19 @@ class Canvas:
         cut = (self.acc[y0:y1, x0:x1] <= 0.0) & (r2 <= near)
         self.through[y0:y1, x0:x1] += np.where(cut, plate - in_hole, -in_hole)
 
-    def shell(self, r_in: float, r_out: float, z_ranges: list[tuple[float, float]]) -> None:
+    def shell(
+        self,
+        r_in: float,
+        r_out: float,
+        z_ranges: list[tuple[float, float]],
+        centre: tuple[float, float] = (0.0, 0.0),
+    ) -> None:
         """Adds the path through an axisymmetric shell r_in..r_out over the given axial ranges (mm from the part
         plane). Traced exactly along each tilted ray: face-on the barrel of a rim is its full width of metal; tilted
-        it opens into the crescents of the near and far wall."""
+        it opens into the crescents of the near and far wall. Also used for bored bosses (r_in = the core)."""
         u, v = self.plane_mm()
+        if centre != (0.0, 0.0):
+            u, v = u - np.float32(centre[0]), v - np.float32(centre[1])
         r2 = u * u + v * v
         sin_t, tan_t = math.sin(self.tilt_rad), math.tan(self.tilt_rad)
         if sin_t < 0.02:

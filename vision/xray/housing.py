@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from vision.xray.canvas import Canvas, rounded_rect
@@ -28,6 +29,8 @@ def draw_housing(cv: Canvas, rng: np.random.Generator) -> tuple[float, float]:
         if rng.random() < 0.5:
             ex, ey = rng.uniform(-0.4, 0.4) * length, rng.choice([-1, 1]) * (width / 2 + rng.uniform(4.0, 14.0))
         ears.append((ex, ey, rng.uniform(7.0, 13.0)))
+    contour = outline.astype(np.float32).reshape(-1, 1, 2)
+    ears = [e for e in ears if cv2.pointPolygonTest(contour, (e[0], e[1]), True) > -16.0]  # attached to the body
 
     def base(m: np.ndarray) -> None:
         cv.poly(m, outline)
@@ -64,17 +67,23 @@ def draw_housing(cv: Canvas, rng: np.random.Generator) -> tuple[float, float]:
                 cv.line(m, (-x_in, rng.uniform(-y_in, y_in)), (x_in, rng.uniform(-y_in, y_in)), w_rib)
 
     cv.solid(ribs, h_rib, w_rib / 2, clip=base_mask)
-    bosses = [(rng.uniform(-x_in, x_in) * 0.9, rng.uniform(-y_in, y_in) * 0.9) for _ in range(int(rng.integers(2, 8)))]
+    spots = [(rng.uniform(-x_in, x_in) * 0.9, rng.uniform(-y_in, y_in) * 0.9) for _ in range(int(rng.integers(2, 8)))]
+    bosses = [b for b in spots if cv2.pointPolygonTest(contour, b, True) > 8.0]  # not in a bracket's cut corner
     radii = [rng.uniform(6.0, 16.0) for _ in bosses]
 
-    def boss_solids(m: np.ndarray) -> None:
-        for b, r in zip(bosses, radii, strict=True):
-            cv.circle(m, b, r)
-
-    cv.solid(boss_solids, h_wall, 3.0)
     through = [rng.random() < 0.6 for _ in bosses]
     core = [r * rng.uniform(0.3, 0.6) for r in radii]
     blind = [(b, c) for b, c, t in zip(bosses, core, through, strict=True) if not t]
+
+    def boss_solids(m: np.ndarray) -> None:  # blind bosses: plates with a drilled pocket
+        for b, r, t in zip(bosses, radii, through, strict=True):
+            if not t:
+                cv.circle(m, b, r)
+
+    cv.solid(boss_solids, h_wall, 3.0)
+    for b, r, c, t in zip(bosses, radii, core, through, strict=True):
+        if t:  # bored through: traced as a tube, so a tilted view sees its walls and its bore move apart
+            cv.shell(c, r, [(0.0, h_wall)], centre=b)
 
     def blind_cores(m: np.ndarray) -> None:
         for b, c in blind:
@@ -96,9 +105,6 @@ def draw_housing(cv: Canvas, rng: np.random.Generator) -> tuple[float, float]:
             cv.circle(m, (ex, ey), er * 0.45)
 
     cv.holes(holes)
-    for b, c, t in zip(bosses, core, through, strict=True):
-        if t:
-            cv.tilted_hole(b, c, h_wall)
     for b, r in zip(holes_xy, holes_r, strict=True):
         cv.tilted_hole(b, r, h_base)
     return length, width

@@ -45,7 +45,9 @@ def draw_view(
     if close_up_share is None:
         close_up_share = 0.65 if family == PartFamily.WHEEL else 0.5
     rot = rng.uniform(0, 2 * math.pi)
-    max_tilt = 50.0 if family == PartFamily.WHEEL else 35.0  # wheel lines turn and tilt the wheel between shots
+    # wheel lines turn and tilt the wheel between shots; housings are shot nearly face-on (and their walls are
+    # plates in this model, so steep tilts would show bosses leaning out of walls that do not lean)
+    max_tilt = 50.0 if family == PartFamily.WHEEL else 12.0
     tilt = math.radians(rng.uniform(0.0, max_tilt * randomise + 5.0))
     axis = rng.uniform(0, math.pi)
     short = min(width_px, height_px)
