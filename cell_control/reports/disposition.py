@@ -162,11 +162,15 @@ def review_queue(
 def pending_review_count(store: Store, window: ReportWindow | None = None) -> int:
     window = window or ReportWindow()
     newer = aliased(InspectionRow)
-    q = select(func.count()).where(
-        InspectionRow.verdict == Verdict.REVIEW.value,
-        ~exists().where(newer.part_id == InspectionRow.part_id, newer.id > InspectionRow.id),
-        ~exists().where(ReviewRow.inspection_id == InspectionRow.id),
-        *window_filter(InspectionRow.finished_at, window),
+    q = (
+        select(func.count())
+        .select_from(InspectionRow)
+        .where(
+            InspectionRow.verdict == Verdict.REVIEW.value,
+            ~exists().where(newer.part_id == InspectionRow.part_id, newer.id > InspectionRow.id),
+            ~exists().where(ReviewRow.inspection_id == InspectionRow.id),
+            *window_filter(InspectionRow.finished_at, window),
+        )
     )
     if window.lot is not None:
         q = q.join(PartRow, PartRow.id == InspectionRow.part_id).where(PartRow.lot == window.lot)

@@ -13,6 +13,8 @@ from cell_control.reports import (
     compute_kpis,
     pareto_data,
     pchart_data,
+    pending_review_count,
+    review_item,
     review_queue,
     submit_review,
 )
@@ -141,6 +143,10 @@ def test_cycle_histogram_counts_every_task(qstore: Store) -> None:
 def test_review_queue_and_final_disposition(qstore: Store) -> None:
     queue = review_queue(qstore)
     assert [item.part_serial for item in queue] == ["P5"]  # P9's REVIEW was superseded by its re-inspection
+    assert pending_review_count(qstore) == 1 and pending_review_count(qstore, ReportWindow(lot="A")) == 0
+    p7 = review_item(qstore, qstore.ids["P7"])  # type: ignore[attr-defined]
+    assert [(r.user, r.disposition) for r in p7.reviews] == [("alice", Verdict.OK), ("bob", Verdict.NOK)]
+    assert p7.final_disposition is Verdict.NOK and len(p7.defects) == 2
     assert queue[0].final_disposition is Verdict.REVIEW
     everything = review_queue(qstore, include_reviewed=True)
     assert [item.part_serial for item in everything] == ["P4", "P5"]
