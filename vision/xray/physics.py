@@ -162,6 +162,14 @@ def make_detector(rng: np.random.Generator, height_px: int, width_px: int, mode:
         gain = 1.0 + 0.03 * smooth + 0.01 * cols[None, :] + 0.008 * pixel
         tiles = np.repeat(rng.uniform(-80, 80, (width_px + 127) // 128).astype(np.float32), 128)[:width_px]
         offset = rng.uniform(300.0, 1500.0) + tiles[None, :] + 25.0 * pixel[::-1, ::-1] + 15.0 * cols[None, ::-1]
+        # defective pixels (about 0.02 %): weak ones (low gain) and hot ones (high dark current). Both are in the
+        # calibration frames, as on a real panel, so flat-field correction removes most of them; uncorrected
+        # images show them as isolated dots, which a flaw detector must not take for pores.
+        n_bad = rng.binomial(height_px * width_px, 2e-4)
+        ys, xs = rng.integers(0, height_px, n_bad), rng.integers(0, width_px, n_bad)
+        weak = rng.random(n_bad) < 0.5
+        gain[ys[weak], xs[weak]] *= rng.uniform(0.2, 0.6, int(weak.sum())).astype(np.float32)
+        offset[ys[~weak], xs[~weak]] += rng.uniform(2000.0, 8000.0, int((~weak).sum())).astype(np.float32)
     else:  # camera behind the intensifier: smooth shading and a little per-pixel response
         gain = 1.0 + 0.04 * smooth + 0.006 * pixel
         offset = 0.004 * np.abs(smooth[::-1, ::-1]) + 0.002 * pixel[::-1]
