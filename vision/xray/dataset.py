@@ -109,8 +109,12 @@ def write_dataset(
         params = params.model_copy(update={"anomaly_kinds": tuple(anomaly_kinds)})
         params = XraySimParams(**params.model_dump())  # re-validate
     out_dir = Path(out_dir).resolve()
-    for sub in ("images", "labels", "masks"):
+    for sub, ext in (("images", ".png"), ("labels", ".txt"), ("masks", ".png")):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
+        # images of an earlier, larger run in the same folder would be trained on with stale labels
+        for old in (out_dir / sub).glob(f"*{ext}"):
+            if old.stem.isdigit():
+                old.unlink()
     digits = max(6, len(str(count - 1)))
     if workers is None:
         workers = 2 if count >= PARALLEL_FROM else 1

@@ -97,3 +97,10 @@ def test_cli_writes_data_set_and_rejects_bad_parameters(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "unknown anomaly kind" in bad.output
     bad = runner.invoke(app, [*args, "--flaw-mix", "blowhole=1"])
     assert bad.exit_code == 2 and "unknown flaw class" in bad.output
+
+
+def test_rewriting_a_folder_leaves_no_stale_images(tmp_path: Path) -> None:
+    write_dataset(tmp_path / "d", 5, seed=1, params=PARAMS, workers=1)
+    write_dataset(tmp_path / "d", 2, seed=1, params=PARAMS, workers=1)
+    assert sorted(p.name for p in (tmp_path / "d" / "images").iterdir()) == ["000000.png", "000001.png"]
+    assert len(list((tmp_path / "d" / "labels").iterdir())) == 2
