@@ -84,7 +84,7 @@ def generate(engine: Engine, n: int, seed: int = 7, chunk: int = 50_000) -> None
                         "recipe": "wheel",
                         "lot": f"LOT{(i - 1) // 10000:04d}",
                         "arrived_at": a,
-                        "ground_truth": {"flawed": bool(f), "flaws": []},
+                        "ground_truth": {"verdict": "NOK" if f else "OK", "flaws": []},
                     }
                     for i, a, f in zip(ids, arrived, flawed, strict=True)
                 ],

@@ -65,8 +65,16 @@ def kpi_lines(k: Kpis) -> list[KpiLine]:
             NA if k.false_reject_rate is None else f"{pct(k.false_reject_rate)} ({k.false_rejects:,})",
         ),
         KpiLine(
+            "false_reject_rate_gt",
+            "False-reject rate vs ground truth (truly OK, machine NOK)",
+            k.false_reject_rate_gt,
+            NA
+            if k.false_reject_rate_gt is None
+            else f"{pct(k.false_reject_rate_gt)} ({k.gt_false_rejects} of {k.gt_ok_parts})",
+        ),
+        KpiLine(
             "escape_rate",
-            "Escape rate (ground truth: flawed parts released OK)",
+            "Escape rate (ground truth: truly NOK parts released OK)",
             k.escape_rate,
             NA if k.escape_rate is None else f"{pct(k.escape_rate)} ({k.escapes} of {k.gt_flawed_parts})",
         ),

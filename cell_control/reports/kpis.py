@@ -4,8 +4,12 @@ Definitions (the README repeats them for the quality engineer):
 - yield = final OK / parts; first-pass yield = parts OK at their first inspection and finally OK / parts;
   ppm NOK = final NOK / parts x 1e6. Parts still waiting for review count as neither OK nor NOK.
 - false-reject rate = parts the machine flagged (NOK or REVIEW) that a reviewer released as OK / parts.
-- escape rate (simulation, ground truth known) = truly flawed parts finally OK / truly flawed parts;
-  escape ppm = truly flawed parts finally OK / parts finally OK (with ground truth) x 1e6.
+- escape rate (simulation, ground truth known) = truly NOK parts finally OK / truly NOK parts;
+  escape ppm = truly NOK parts finally OK / parts finally OK (with ground truth) x 1e6. "Truly NOK" is the
+  simulator's flaws graded by the acceptance rules (see sqlfuncs.gt_flawed). The escape uses the final
+  disposition (what ships); `ironcell bench cell` counts the machine verdict.
+- false-reject rate vs ground truth = truly OK parts the machine called NOK / truly OK parts (as the cell
+  benchmark counts it).
 - throughput = parts / (last inspection finished - first part arrived).
 - OEE = availability x performance x quality. Planned time = the window (or the data's span) capped at
   cell.planned_production_h_per_day per started day; run time = the sum of gaps between consecutive parts,
@@ -82,6 +86,9 @@ class Kpis:
     gt_flawed_parts: int = 0
     escapes: int = 0
     escape_rate: float | None = None
+    gt_ok_parts: int = 0
+    gt_false_rejects: int = 0
+    false_reject_rate_gt: float | None = None
     escape_ppm: float | None = None
     throughput_parts_per_h: float | None = None
     span_h: float | None = None
@@ -176,6 +183,8 @@ def _part_counts(sel: Selection) -> dict[str, Any]:
         "gt_flawed": count_if(rp.gt_flawed == 1),
         "escapes": count_if(rp.gt_flawed == 1, rp.final_disposition == "OK"),
         "gt_shipped": count_if(rp.gt_flawed.is_not(None), rp.final_disposition == "OK"),
+        "gt_ok": count_if(rp.gt_flawed == 0),
+        "gt_false_rejects": count_if(rp.gt_flawed == 0, rp.machine_verdict == "NOK"),
         "cycle_n": func.count(rp.task_cycle_s),
         "force_n": func.count(rp.task_max_contact_force_n),
         "cycle_mean": func.avg(rp.task_cycle_s),
@@ -324,6 +333,9 @@ def kpis_of(sel: Selection, settings: KpiSettings) -> Kpis:
         gt_flawed_parts=gt_flawed,
         escapes=_i(pc["escapes"]),
         escape_rate=_ratio(_i(pc["escapes"]), gt_flawed),
+        gt_ok_parts=_i(pc["gt_ok"]),
+        gt_false_rejects=_i(pc["gt_false_rejects"]),
+        false_reject_rate_gt=_ratio(_i(pc["gt_false_rejects"]), _i(pc["gt_ok"])),
         escape_ppm=_ratio(_i(pc["escapes"]), _i(pc["gt_shipped"]), 1e6),
         throughput_parts_per_h=n / span_h if span_h > 0 else None,
         span_h=span_h,

@@ -7,10 +7,14 @@ from typing import Any
 from sqlalchemy import Float, Integer, String, cast, func, literal_column, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 
-# Ground truth in parts.ground_truth is written by the simulator. Agreed key: {"flawed": bool, "flaws": [...]};
-# older records may only hold "flaws" as a list or a count, and real parts hold nothing (NULL). Anything
-# else reads as "unknown" (NULL) rather than failing the report.
+# Ground truth in parts.ground_truth is written in simulation by cell_control.truth:
+# {"verdict": "OK"|"NOK", "flaws": [...]}, the verdict being the true flaws graded by the acceptance rules
+# (a flaw the rules accept does not make a part bad). Other writers may only say {"flawed": bool} or list
+# the flaws (or count them); real parts hold nothing (NULL). Anything else reads as "unknown" (NULL)
+# rather than failing the report. 1 means truly NOK.
 _GT_SQLITE = """CASE
+  WHEN json_type({c}, '$.verdict') = 'text' AND json_extract({c}, '$.verdict') = 'NOK' THEN 1
+  WHEN json_type({c}, '$.verdict') = 'text' AND json_extract({c}, '$.verdict') = 'OK' THEN 0
   WHEN json_type({c}, '$.flawed') = 'true' THEN 1
   WHEN json_type({c}, '$.flawed') = 'false' THEN 0
   WHEN json_type({c}, '$.flaws') = 'array' THEN (json_array_length({c}, '$.flaws') > 0)
@@ -19,6 +23,8 @@ _GT_SQLITE = """CASE
 
 _GT_POSTGRES = """CASE
   WHEN json_typeof({c}) IS DISTINCT FROM 'object' THEN NULL
+  WHEN json_typeof({c} -> 'verdict') = 'string' AND ({c} ->> 'verdict') = 'NOK' THEN 1
+  WHEN json_typeof({c} -> 'verdict') = 'string' AND ({c} ->> 'verdict') = 'OK' THEN 0
   WHEN json_typeof({c} -> 'flawed') = 'boolean' THEN CASE WHEN ({c} ->> 'flawed') = 'true' THEN 1 ELSE 0 END
   WHEN json_typeof({c} -> 'flaws') = 'array' THEN CASE WHEN json_array_length({c} -> 'flaws') > 0 THEN 1 ELSE 0 END
   WHEN json_typeof({c} -> 'flaws') = 'number' THEN CASE WHEN ({c} ->> 'flaws')::float > 0 THEN 1 ELSE 0 END
@@ -26,7 +32,7 @@ _GT_POSTGRES = """CASE
 
 
 def gt_flawed(column_sql: str, dialect: str) -> ColumnElement[Any]:
-    """1 / 0 / NULL: whether the part truly had a flaw, read defensively from the ground-truth JSON."""
+    """1 / 0 / NULL: whether the part is truly NOK, read defensively from the ground-truth JSON."""
     template = _GT_POSTGRES if dialect == "postgresql" else _GT_SQLITE
     return cast(literal_column(template.format(c=column_sql)), Integer)
 

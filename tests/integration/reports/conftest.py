@@ -39,7 +39,15 @@ def _d(
 
 # serial, lot, verdict, defects, ground truth, task (outcome, regrasps, force N, cycle s) or None
 PARTS: list[tuple[str, str, Verdict, tuple[Defect, ...], Any, tuple[TaskOutcome, int, float, float] | None]] = [
-    ("P0", "A", Verdict.OK, (), {"flawed": False, "flaws": []}, (TaskOutcome.SUCCESS, 0, 30.0, 7.0)),
+    # P0's true flaw is one the rules accept: truly OK
+    (
+        "P0",
+        "A",
+        Verdict.OK,
+        (),
+        {"verdict": "OK", "flaws": [{"class": "porosity"}]},
+        (TaskOutcome.SUCCESS, 0, 30.0, 7.0),
+    ),
     (
         "P1",
         "A",
@@ -57,7 +65,7 @@ PARTS: list[tuple[str, str, Verdict, tuple[Defect, ...], Any, tuple[TaskOutcome,
         (TaskOutcome.SUCCESS, 0, 50.0, 9.0),
     ),
     ("P3", "A", Verdict.NOK, (_d(C, "hub", "cracks_allowed"),), {"flaws": 0}, (TaskOutcome.SUCCESS, 0, 20.0, 6.0)),
-    ("P4", "A", Verdict.REVIEW, (_d(S, "rim", None),), {"flawed": True}, (TaskOutcome.SUCCESS, 2, 60.0, 10.0)),
+    ("P4", "A", Verdict.REVIEW, (_d(S, "rim", None),), {"verdict": "NOK"}, (TaskOutcome.SUCCESS, 2, 60.0, 10.0)),
     ("P5", "B", Verdict.REVIEW, (), {"flawed": False}, (TaskOutcome.FAILED_RECOVERABLE, 1, 150.0, 12.0)),
     ("P6", "B", Verdict.OK, (), None, (TaskOutcome.SUCCESS, 0, 35.0, 7.5)),
     (

@@ -44,11 +44,14 @@ def test_counts_yield_ppm_and_review_outcomes(qstore: Store) -> None:
 
 def test_escapes_against_ground_truth_read_defensively(qstore: Store) -> None:
     k = compute_kpis(qstore)
-    # P6 has no ground truth, P9's is not an object: 8 known; flawed P1 P2 P4 P7 (bool, list, bool, count)
+    # P6 has no ground truth, P9's is not an object: 8 known; NOK P1 P2 P4 P7 (flawed, list, verdict, count)
     assert (k.gt_parts, k.gt_flawed_parts, k.escapes) == (8, 4, 1)
     assert k.escape_rate == pytest.approx(0.25)
     # released OK with known truth: P0 P1 P3 P8; one of them (P1) flawed
     assert k.escape_ppm == pytest.approx(250_000)
+    # truly OK: P0 (its flaw is acceptable), P3 (count 0), P5, P8; the machine called P3 NOK
+    assert (k.gt_ok_parts, k.gt_false_rejects) == (4, 1)
+    assert k.false_reject_rate_gt == pytest.approx(0.25)
 
 
 def test_throughput_oee_and_robot_figures(qstore: Store) -> None:
