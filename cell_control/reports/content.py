@@ -22,7 +22,7 @@ from cell_control.reports.kpis import Kpis, KpiSettings, event_conditions, kpis_
 from cell_control.reports.selection import Selection, select_parts
 from cell_control.reports.spc import Histogram, Pareto, PChart, histogram_of, pareto_of, pchart_of
 from cell_control.reports.window import ReportWindow, as_utc
-from cell_control.store.schema import AlarmEventRow, AlarmRow, DefectRow, InspectionRow
+from cell_control.store.schema import AlarmEventRow, AlarmRow, DefectRow, InspectionRow, ReviewRow
 from cell_control.store.store import Store
 from vision.types import Defect
 
@@ -34,6 +34,19 @@ class CellIdentity:
     model: str
     serial_number: str
     product_instance_uri: str
+
+
+@dataclass(frozen=True)
+class ReviewDecision:
+    """A reviewer's decision that changed the machine verdict (or settled a REVIEW)."""
+
+    serial: str
+    inspection_id: int
+    machine_verdict: str
+    final_disposition: str
+    user: str
+    reviewed_at: datetime
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,8 @@ class ReportContent:
     force_hist: Histogram
     nok_parts: tuple[NokPart, ...]
     nok_parts_total: int
+    review_decisions: tuple[ReviewDecision, ...]
+    review_decisions_total: int
     alarms: tuple[AlarmSummary, ...]
     traceability: Traceability
 
@@ -140,6 +155,25 @@ def nok_parts_of(sel: Selection, limit: int) -> tuple[tuple[NokPart, ...], int]:
         for r in rows
     )
     return parts, total
+
+
+def review_decisions_of(sel: Selection, limit: int) -> tuple[tuple[ReviewDecision, ...], int]:
+    """Reviewed parts whose final disposition differs from the machine verdict, oldest first."""
+    rp = sel.table.c
+    r = ReviewRow.__table__.c
+    changed = and_(rp.review_id.is_not(None), rp.final_disposition != rp.machine_verdict)
+    total = int(sel.conn.scalar(select(func.count()).select_from(sel.table).where(changed)) or 0)
+    q = (
+        select(rp.serial, rp.inspection_id, rp.machine_verdict, rp.final_disposition, r.user, r.created_at, r.reason)
+        .join(ReviewRow.__table__, r.id == rp.review_id)
+        .where(changed)
+        .order_by(rp.finished_s, rp.part_id)
+        .limit(max(0, limit))
+    )
+    rows = tuple(
+        ReviewDecision(s, int(i), m, f, u, as_utc(at), reason) for s, i, m, f, u, at, reason in sel.conn.execute(q)
+    )
+    return rows, total
 
 
 def traceability_of(sel: Selection, cfg: Any) -> Traceability:
@@ -241,6 +275,7 @@ def content_of(
     kpis = kpis_of(sel, settings)
     sub = subgroup_parts if subgroup_parts is not None else auto_subgroup(kpis)
     nok, nok_total = nok_parts_of(sel, nok_limit)
+    decisions, decisions_total = review_decisions_of(sel, nok_limit)
     return ReportContent(
         identity=_identity(cfg),
         generated_at=datetime.now(UTC),
@@ -253,6 +288,8 @@ def content_of(
         force_hist=histogram_of(sel, "task_max_contact_force_n"),
         nok_parts=nok,
         nok_parts_total=nok_total,
+        review_decisions=decisions,
+        review_decisions_total=decisions_total,
         alarms=alarm_summary_of(sel, kpis.first_arrival_at, kpis.last_finish_at),
         traceability=traceability_of(sel, cfg),
     )

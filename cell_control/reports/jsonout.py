@@ -58,6 +58,8 @@ def report_dict(c: ReportContent) -> dict[str, Any]:
             }
             for p in c.nok_parts
         ],
+        "review_decisions_total": c.review_decisions_total,
+        "review_decisions": [{**asdict(d), "reviewed_at": d.reviewed_at.isoformat()} for d in c.review_decisions],
         "alarms": [asdict(a) for a in c.alarms],
         "traceability": asdict(c.traceability),
     }

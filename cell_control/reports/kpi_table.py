@@ -86,9 +86,9 @@ def kpi_lines(k: Kpis) -> list[KpiLine]:
             num(k.throughput_parts_per_h, 1, "parts/h"),
         ),
         KpiLine("oee", "OEE", k.oee, pct(k.oee, 1)),
-        KpiLine("availability", "  Availability", k.availability, pct(k.availability, 1)),
-        KpiLine("performance", "  Performance", k.performance, pct(k.performance, 1)),
-        KpiLine("quality", "  Quality", k.quality, pct(k.quality, 1)),
+        KpiLine("availability", "OEE availability", k.availability, pct(k.availability, 1)),
+        KpiLine("performance", "OEE performance", k.performance, pct(k.performance, 1)),
+        KpiLine("quality", "OEE quality", k.quality, pct(k.quality, 1)),
         KpiLine(
             "planned_time_h",
             "Planned / run time (stops)",

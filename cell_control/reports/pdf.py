@@ -32,6 +32,7 @@ from cell_control.store.store import Store
 _STYLES = getSampleStyleSheet()
 _BODY = _STYLES["BodyText"]
 _SMALL = ParagraphStyle("small", parent=_BODY, fontSize=7, leading=8.5)
+_CELL = ParagraphStyle("cell", parent=_BODY, fontSize=8, leading=9.5)
 _H1, _H2 = _STYLES["Title"], _STYLES["Heading2"]
 _GRID = TableStyle(
     [
@@ -75,7 +76,7 @@ def _kpis(c: ReportContent) -> list[Any]:
     out: list[Any] = [Paragraph("Key figures", _H2)]
     if c.kpis.empty:
         out.append(Paragraph("<b>No parts were inspected in this window.</b> The figures below are empty.", _BODY))
-    data = [["KPI", "Value"]] + [[ln.label, ln.text] for ln in kpi_lines(c.kpis)]
+    data = [["KPI", "Value"]] + [[_p(ln.label, _CELL), _p(ln.text, _CELL)] for ln in kpi_lines(c.kpis)]
     t = Table(data, colWidths=[95 * mm, _WIDTH - 95 * mm], repeatRows=1)
     t.setStyle(_GRID)
     out.append(t)
@@ -122,6 +123,28 @@ def _nok_table(c: ReportContent, images: ImageStore) -> list[Any]:
             ]
         )
     t = Table(rows, colWidths=[36 * mm, 32 * mm, 30 * mm, 22 * mm, _WIDTH - 120 * mm], repeatRows=1)
+    t.setStyle(_GRID)
+    return [*out, t]
+
+
+def _reviews(c: ReportContent) -> list[Any]:
+    out: list[Any] = [Paragraph("Review decisions that changed the machine verdict", _H2)]
+    if not c.review_decisions:
+        return [*out, Paragraph("No verdict was changed by a reviewer in this window.", _BODY)]
+    if c.review_decisions_total > len(c.review_decisions):
+        out.append(_p(f"Showing the first {len(c.review_decisions)} of {c.review_decisions_total}; CSV lists all."))
+    rows: list[list[Any]] = [[_p(h) for h in ("Serial", "Machine -> final", "Reviewer", "When (UTC)", "Reason")]]
+    for d in c.review_decisions:
+        rows.append(
+            [
+                _p(d.serial),
+                _p(f"{d.machine_verdict} -> {d.final_disposition}"),
+                _p(d.user),
+                _p(d.reviewed_at.strftime("%Y-%m-%d %H:%M:%SZ")),
+                _p(d.reason),
+            ]
+        )
+    t = Table(rows, colWidths=[28 * mm, 24 * mm, 24 * mm, 32 * mm, _WIDTH - 108 * mm], repeatRows=1)
     t.setStyle(_GRID)
     return [*out, t]
 
@@ -189,6 +212,7 @@ def build_pdf(content: ReportContent, images: ImageStore, out: Path) -> Path:
         *_kpis(content),
         *_charts(content),
         *_nok_table(content, images),
+        *_reviews(content),
         *_alarms(content),
         *_trace(content),
         *_signatures(),

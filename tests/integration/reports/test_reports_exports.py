@@ -45,6 +45,8 @@ def test_pdf_holds_kpis_nok_parts_traceability_and_signatures(sqlite_store: Stor
     assert "ironcell 0.1.0" in text
     assert "Prepared by" in text and "Approved by" in text
     assert "ROBOT_PSTOP" in text
+    # releases and late rejections name the reviewer and the reason
+    assert "fixture shadow" in text and "porosity visible the detector missed" in text
 
 
 def test_pdf_of_an_empty_window_says_so(sqlite_store: Store, tmp_path: Path) -> None:
@@ -110,6 +112,10 @@ def test_json_for_machines(sqlite_store: Store, tmp_path: Path) -> None:
     assert [p["serial"] for p in data["nok_parts"]] == ["P2", "P4"]
     assert data["nok_parts"][0]["defects"][0]["bbox_xyxy"] == [40.0, 40.0, 90.0, 80.0]
     assert {"pchart", "pareto_flaw_class", "pareto_zone", "cycle_time_histogram_s", "traceability"} <= set(data)
+    decisions = {
+        d["serial"]: (d["machine_verdict"], d["final_disposition"], d["user"]) for d in data["review_decisions"]
+    }
+    assert decisions == {"P3": ("NOK", "OK", "alice"), "P4": ("REVIEW", "NOK", "alice")}
 
 
 def test_cli_writes_each_format_and_refuses_bad_times(sqlite_store: Store, tmp_path: Path) -> None:
