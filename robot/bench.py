@@ -55,8 +55,8 @@ def virtual_picks(n: int, cfg: RobotConfig, seed: int = 0) -> dict[str, Any]:
     return {
         "picks": n,
         "pick_success_rate": len(ok) / n,
-        "pick_cycle_s_median": float(np.median([r.cycle_s for r in ok])) if ok else float("nan"),
-        "pick_cycle_s_p95": float(np.percentile([r.cycle_s for r in ok], 95)) if ok else float("nan"),
+        "pick_cycle_s_median": float(np.median([r.cycle_s for r in ok])) if ok else None,
+        "pick_cycle_s_p95": float(np.percentile([r.cycle_s for r in ok], 95)) if ok else None,
         "max_contact_force_n": max(r.max_contact_force_n for r in results),
         "recoveries": sum(r.regrasp_count for r in results),
         "interventions": sum(r.outcome == TaskOutcome.INTERVENTION_REQUIRED for r in results),
@@ -98,7 +98,7 @@ def realtime_run(seconds: float, cfg: RobotConfig, seed: int = 1, prefix: str = 
     out: dict[str, Any] = {f"{prefix}{k}": stats[k] for k in keys}
     out[f"{prefix}realtime_s"] = seconds
     out[f"{prefix}realtime_picks_done"] = done
-    out[f"{prefix}realtime_pick_cycle_s_median"] = float(np.median(cycles)) if cycles else float("nan")
+    out[f"{prefix}realtime_pick_cycle_s_median"] = float(np.median(cycles)) if cycles else None
     out[f"{prefix}ticks_realtime"] = stats["ticks_paced"]
     out[f"{prefix}sched"] = stats["sched"]
     return out
