@@ -38,7 +38,10 @@ def register(app: typer.Typer) -> None:
         ),
         lot: str | None = typer.Option(None, "--lot", help="only this lot"),
         subgroup: int | None = typer.Option(
-            None, "--pchart-subgroup", min=1, help="p-chart subgroups of N parts (default: per hour)"
+            None,
+            "--pchart-subgroup",
+            min=1,
+            help="p-chart subgroups of N parts (default: per hour; about 20 subgroups for windows under 3 h)",
         ),
         config: Path | None = ConfigOpt,
     ) -> None:
