@@ -75,9 +75,8 @@ class RobotRuntime:
         if self.safety.stopped:
             ev = self.safety.active
             assert ev is not None
-            self._emit(
-                task, TaskOutcome.REFUSED, f"robot is stopped (category {ev.category}: {ev.reason}); reset first"
-            )
+            why = f"robot is stopped (category {ev.category}: {ev.reason}); reset first"
+            self._emit(task, TaskOutcome.REFUSED, why, started=False)
             return
         self.queue.append(task)
 
@@ -212,10 +211,13 @@ class RobotRuntime:
             self.interventions += 1
         ctx = self.ctx[self.active]
         ctx.phase = "idle"
-        self._emit(task, res.outcome, res.reason, res.regrasps)
+        self._emit(task, res.outcome, res.reason, res.regrasps, started=res.outcome != TaskOutcome.REFUSED)
 
-    def _emit(self, task: PickPlaceTask, outcome: TaskOutcome, reason: str, regrasps: int = 0) -> None:
-        running = self.task is not None or outcome not in (TaskOutcome.REFUSED,)
+    def _emit(
+        self, task: PickPlaceTask, outcome: TaskOutcome, reason: str, regrasps: int = 0, started: bool = True
+    ) -> None:
+        """Queue the task's result; a task that never moved reports no cycle time, force or stops."""
+        running = started
         self.results.append(
             TaskResult(
                 task_id=task.task_id,
@@ -245,7 +247,7 @@ class RobotRuntime:
                 self.interventions += 1
                 self._emit(task, TaskOutcome.INTERVENTION_REQUIRED, f"protective stop: {ev.reason}")
         while self.queue:
-            self._emit(self.queue.popleft(), TaskOutcome.ABORTED, ev.reason)
+            self._emit(self.queue.popleft(), TaskOutcome.ABORTED, ev.reason, started=False)
         if ev.category == 0:
             self._engage_brakes()
         elif ev.category == 1:
