@@ -161,7 +161,7 @@ def build_scene_xml(hand_probe: bool = False, timestep_s: float = 0.001) -> str:
     return f"""<mujoco model="ironcell">
   <compiler angle="radian" autolimits="true"/>
   <option timestep="{timestep_s}" cone="elliptic" impratio="10" integrator="implicitfast"/>
-  <visual><global offwidth="640" offheight="480"/><quality shadowsize="0"/></visual>
+  <visual><global offwidth="640" offheight="480"/><quality shadowsize="0"/><headlight ambient="0.35 0.35 0.35" diffuse="0.5 0.5 0.5"/></visual>
   <default>
     <default class="robot"><geom contype="2" conaffinity="5" rgba="0.75 0.78 0.82 1"/></default>
     <default class="pad"><geom type="box" contype="2" conaffinity="5" friction="1.2 0.02 0.0005" condim="4"
@@ -178,7 +178,7 @@ def build_scene_xml(hand_probe: bool = False, timestep_s: float = 0.001) -> str:
     <light pos="0.5 0 3" dir="0 0 -1" diffuse="0.8 0.8 0.8"/>
     <geom name="floor" type="plane" size="3 3 0.1" material="floor" contype="1" conaffinity="6"/>
     <body name="cell_centre" pos="0.3 0 0.75"/>
-    <camera name="overview" pos="0.5 -1.9 2.1" mode="targetbody" target="cell_centre" fovy="55"/>
+    <camera name="overview" pos="0.2 -1.3 2.5" mode="targetbody" target="cell_centre" fovy="55"/>
     <body name="torso" pos="0 0 0">
       <geom class="robot" type="cylinder" fromto="-0.05 0 0 -0.05 0 0.9" size="0.12" mass="30"/>
       <geom class="robot" type="box" pos="-0.03 0 1.1" size="0.1 0.17 0.2" mass="15"/>
