@@ -79,7 +79,6 @@ def impedance_torque(
     mujoco.mju_quat2Vel(e[3:], qe, 1.0)
     v = jac @ state.dq
     f = gains.stiffness * e + gains.damping * (goal.twist - v) + goal.wrench_ff
-    tau = jac.T @ f
     if gains.k_null_nm_per_rad > 0.0:
         # N t0 = t0 - J^T (J J^T)^-1 J t0 (kinematic projector): posture torques cannot move the tool.
         t0 = gains.k_null_nm_per_rad * (goal.q_null_rad - state.q) - gains.null_damping * state.dq
@@ -88,8 +87,9 @@ def impedance_torque(
         mujoco.mju_cholFactor(jjt, 0.0)
         y = np.empty(6)
         mujoco.mju_cholSolve(y, jjt, jac @ t0)
-        tau += t0 - jac.T @ y
-    tau_cmd = tau + state.bias_nm
+        tau_cmd = jac.T @ (f - y) + t0 + state.bias_nm
+    else:
+        tau_cmd = jac.T @ f + state.bias_nm
     lim = gains.torque_limits_nm
     tau_sat = np.minimum(np.maximum(tau_cmd, -lim), lim)
     step = gains.rate_step_nm

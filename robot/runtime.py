@@ -69,6 +69,8 @@ class RobotRuntime:
         self.successes = 0
         self.last_reason = ""
         self._z6 = np.zeros(6)
+        self._ff = np.zeros(6)
+        self._ff_kg = 0.0
 
     # --- commands (called between ticks) -------------------------------------------------------------
     def submit(self, task: PickPlaceTask) -> None:
@@ -118,7 +120,10 @@ class RobotRuntime:
         goal = ctx.goal
         ff = self._z6
         if ctx.payload_kg:
-            ff = np.array([0.0, 0.0, ctx.payload_kg * GRAVITY, 0.0, 0.0, 0.0])
+            if self._ff_kg != ctx.payload_kg:
+                self._ff_kg = ctx.payload_kg
+                self._ff = np.array([0.0, 0.0, ctx.payload_kg * GRAVITY, 0.0, 0.0, 0.0])
+            ff = self._ff
         out = impedance_torque(
             st, ImpedanceGoal(goal.pos_m, goal.quat_wxyz, goal.twist, ctx.q_null, ff), self.gains, self.tau[side]
         )

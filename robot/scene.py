@@ -161,7 +161,10 @@ def build_scene_xml(hand_probe: bool = False, timestep_s: float = 0.001) -> str:
     return f"""<mujoco model="ironcell">
   <compiler angle="radian" autolimits="true"/>
   <option timestep="{timestep_s}" cone="elliptic" impratio="10" integrator="implicitfast"/>
-  <visual><global offwidth="640" offheight="480"/><quality shadowsize="0"/><headlight ambient="0.35 0.35 0.35" diffuse="0.5 0.5 0.5"/></visual>
+  <visual>
+    <global offwidth="640" offheight="480"/><quality shadowsize="0"/>
+    <headlight ambient="0.35 0.35 0.35" diffuse="0.5 0.5 0.5"/>
+  </visual>
   <default>
     <default class="robot"><geom contype="2" conaffinity="5" rgba="0.75 0.78 0.82 1"/></default>
     <default class="pad"><geom type="box" contype="2" conaffinity="5" friction="1.2 0.02 0.0005" condim="4"

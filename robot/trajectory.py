@@ -96,10 +96,11 @@ class MinJerkSegment:
             mujoco.mju_mulQuat(q, dq, self.q0)
         else:
             q = self.q1
+        dp = self.p1 - self.p0
         twist = np.empty(6)
-        twist[:3] = (ds * self.p1 - ds * self.p0) if ds else 0.0
+        twist[:3] = ds * dp
         twist[3:] = self._axis * (ds * self._angle)
-        return Setpoint(self.p0 + s * (self.p1 - self.p0), q, twist)
+        return Setpoint(self.p0 + s * dp, q, twist)
 
     @property
     def end(self) -> Setpoint:
