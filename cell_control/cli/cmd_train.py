@@ -26,6 +26,9 @@ def _register_anomaly(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
         config: Path = typer.Option(Path("configs/train_anomaly.yaml"), "--config", "-c", help="training config YAML"),
         out: Path | None = typer.Option(None, "--out", help="registry folder to write (default: out_dir in config)"),
         max_minutes: float | None = typer.Option(None, "--max-minutes", help="cap on training time"),
+        init_checkpoint: Path | None = typer.Option(
+            None, "--init-checkpoint", help="start from these weights (fine-tuning a previous run)"
+        ),
         json_out: bool = typer.Option(False, "--json", help="print the model card as JSON"),
     ) -> None:
         """Train the anomaly model on flaw-free simulated parts, export ONNX, calibrate, evaluate, write the card."""
@@ -47,6 +50,8 @@ def _register_anomaly(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
             updates["out_dir"] = out
         if max_minutes is not None:
             updates["train"] = cfg.train.model_copy(update={"max_minutes": max_minutes})
+        if init_checkpoint is not None:
+            updates["init_checkpoint"] = init_checkpoint
         cfg = cfg.model_copy(update=updates)
         ev = cfg.evaluation
         d = cfg.data

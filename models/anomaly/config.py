@@ -37,6 +37,10 @@ class AnomalyTrainLoopConfig(_Strict):
     lr: float = Field(2e-3, gt=0.0, le=1.0)
     weight_decay: float = Field(1e-4, ge=0.0, le=1.0)
     threads: int = Field(1, ge=1, le=64, description="torch CPU threads (the cell shares 2 cores)")
+    hard_negative_every: int = Field(4, ge=0, le=1000, description="re-mine hard negatives every N epochs; 0: off")
+    hard_negative_start: int = Field(0, ge=0, description="first epoch that mines")
+    hard_negative_per_image: int = Field(6, ge=1, le=100)
+    hard_negative_share: float = Field(0.5, ge=0.0, le=1.0, description="share of patches centred on them")
 
     @model_validator(mode="after")
     def _patch_multiple(self) -> AnomalyTrainLoopConfig:
@@ -60,6 +64,7 @@ class TrainAnomalyConfig(_Strict):
     seed: int = Field(0, ge=0)
     out_dir: Path = Path("models/registry/anomaly-default")
     work_dir: Path = Path("var/train/anomaly")
+    init_checkpoint: Path | None = Field(None, description="start from these weights (a Lightning checkpoint)")
     data: AnomalyDataConfig = AnomalyDataConfig()
     model: AnomalyModelConfig = AnomalyModelConfig()
     train: AnomalyTrainLoopConfig = AnomalyTrainLoopConfig()

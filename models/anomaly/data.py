@@ -21,17 +21,24 @@ class FlawFreeImage:
     material: np.ndarray  # bool, True where the part is
 
 
-def _crop(item: FlawFreeImage, rng: np.random.Generator, patch_px: int) -> tuple[np.ndarray, np.ndarray]:
+def _crop(
+    item: FlawFreeImage, rng: np.random.Generator, patch_px: int, centre: tuple[int, int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     img, mat = item.image01, item.material
     h, w = img.shape
     ph, pw = min(patch_px, h), min(patch_px, w)
-    # Patches mostly on the part: air-only patches teach little.
-    for _ in range(8):
-        y = int(rng.integers(0, h - ph + 1))
-        x = int(rng.integers(0, w - pw + 1))
-        m = mat[y : y + ph, x : x + pw]
-        if m.mean() > 0.15:
-            break
+    if centre is not None:
+        # Around a hard negative, with jitter so it is not always in the middle of the patch.
+        cy, cx = centre
+        y = int(np.clip(cy - ph // 2 + rng.integers(-ph // 4, ph // 4 + 1), 0, h - ph))
+        x = int(np.clip(cx - pw // 2 + rng.integers(-pw // 4, pw // 4 + 1), 0, w - pw))
+    else:
+        # Patches mostly on the part: air-only patches teach little.
+        for _ in range(8):
+            y = int(rng.integers(0, h - ph + 1))
+            x = int(rng.integers(0, w - pw + 1))
+            if mat[y : y + ph, x : x + pw].mean() > 0.15:
+                break
     p = img[y : y + ph, x : x + pw].astype(np.float32)
     m = mat[y : y + ph, x : x + pw]
     if ph < patch_px or pw < patch_px:
@@ -54,10 +61,14 @@ def _photometric(p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def make_sample(
-    item: FlawFreeImage, rng: np.random.Generator, patch_px: int, anomaly_prob: float
+    item: FlawFreeImage,
+    rng: np.random.Generator,
+    patch_px: int,
+    anomaly_prob: float,
+    centre: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(patch, anomaly mask, material mask), float32, all patch_px x patch_px."""
-    p, m = _crop(item, rng, patch_px)
+    p, m = _crop(item, rng, patch_px, centre)
     p = _photometric(p, rng)
     if rng.random() < anomaly_prob:
         p, mask = paste_anomalies(p, rng, m, count=int(rng.integers(1, 4)))
@@ -85,14 +96,22 @@ class PatchDataset(Dataset[Sample]):
         self.seed = seed
         self.anomaly_prob = anomaly_prob
         self.epoch = 0
+        # (image index, y, x) where the current net fires on flaw-free parts; see models.anomaly.mining.
+        self.hard: list[tuple[int, int, int]] = []
+        self.hard_share = 0.5
 
     def __len__(self) -> int:
         return self.length
 
     def __getitem__(self, i: int) -> Sample:
         rng = np.random.default_rng((self.seed, self.epoch, i))
-        item = self.images[int(rng.integers(0, len(self.images)))]
-        p, mask, material = make_sample(item, rng, self.patch_px, self.anomaly_prob)
+        centre = None
+        if self.hard and rng.random() < self.hard_share:
+            k, cy, cx = self.hard[int(rng.integers(0, len(self.hard)))]
+            item, centre = self.images[k], (cy, cx)
+        else:
+            item = self.images[int(rng.integers(0, len(self.images)))]
+        p, mask, material = make_sample(item, rng, self.patch_px, self.anomaly_prob, centre)
         return torch.from_numpy(p)[None], torch.from_numpy(mask)[None], torch.from_numpy(material)[None]
 
 

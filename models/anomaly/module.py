@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
@@ -43,6 +44,7 @@ class AnomalyLitModule(pl.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.net = AnomalySegNet(width, tuple(highpass_sigmas))
+        self._val_sum, self._val_n = 0.0, 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -71,8 +73,30 @@ class AnomalyLitModule(pl.LightningModule):
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         return self._step(batch, "train")
 
+    def on_validation_epoch_start(self) -> None:
+        self._val_sum, self._val_n = 0.0, 0
+
     def validation_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "val")
+        loss = self._step(batch, "val")
+        self._val_sum += float(loss) * batch[0].shape[0]
+        self._val_n += batch[0].shape[0]
+        return loss
+
+    def on_validation_epoch_end(self) -> None:
+        """val_objective = synthetic-patch loss + mean peak response on whole flaw-free radiographs.
+
+        The patch loss alone cannot see false alarms on a part's own features (bosses, holes, junctions),
+        and those decide the image score; checkpoints and early stopping follow both.
+        """
+        from models.anomaly.mining import peak_responses
+
+        dm = getattr(self.trainer, "datamodule", None)
+        images = getattr(getattr(dm, "val_set", None), "images", None)
+        if not images or not self._val_n:
+            return
+        normal_peak = float(np.mean(peak_responses(self.net, images)))
+        self.log("val_normal_peak", normal_peak, on_epoch=True)
+        self.log("val_objective", self._val_sum / self._val_n + normal_peak, on_epoch=True, prog_bar=True)
 
     def on_train_epoch_start(self) -> None:
         # Fresh synthetic anomalies every epoch, still reproducible from the seed.

@@ -40,6 +40,7 @@ def fit(cfg: TrainAnomalyConfig, train: Sequence[FlawFreeImage], val: Sequence[F
     from pytorch_lightning.loggers import CSVLogger
 
     from models.anomaly.data import AnomalyDataModule
+    from models.anomaly.mining import HardNegativeMiner
     from models.anomaly.module import AnomalyLitModule
 
     torch.set_num_threads(cfg.train.threads)
@@ -49,18 +50,28 @@ def fit(cfg: TrainAnomalyConfig, train: Sequence[FlawFreeImage], val: Sequence[F
     module = AnomalyLitModule(
         width=cfg.model.width, highpass_sigmas=cfg.model.highpass_sigmas, lr=t.lr, weight_decay=t.weight_decay
     )
+    if cfg.init_checkpoint is not None:
+        state = torch.load(str(cfg.init_checkpoint), map_location="cpu", weights_only=False)["state_dict"]
+        module.load_state_dict(state)
+        log.info("initialised from %s", cfg.init_checkpoint)
     work = Path(cfg.work_dir)
     ckpt = ModelCheckpoint(
-        dirpath=work / "checkpoints", filename="anomaly-{epoch:03d}-{val_loss:.4f}", monitor="val_loss", save_last=True
+        dirpath=work / "checkpoints",
+        filename="anomaly-{epoch:03d}-{val_objective:.4f}",
+        monitor="val_objective",
+        save_last=True,
     )
-    stop = EarlyStopping(monitor="val_loss", patience=t.patience, mode="min")
+    stop = EarlyStopping(monitor="val_objective", patience=t.patience, mode="min")
+    miner = HardNegativeMiner(
+        t.hard_negative_every, t.hard_negative_per_image, t.hard_negative_share, t.hard_negative_start
+    )
     logger = CSVLogger(str(work), name="logs")
     trainer = pl.Trainer(
         max_epochs=t.max_epochs,
         max_time=timedelta(minutes=t.max_minutes),
         accelerator="auto",
         devices=1,
-        callbacks=[ckpt, stop],
+        callbacks=[miner, ckpt, stop],
         logger=logger,
         enable_progress_bar=False,
         enable_model_summary=False,
@@ -72,11 +83,13 @@ def fit(cfg: TrainAnomalyConfig, train: Sequence[FlawFreeImage], val: Sequence[F
     best = ckpt.best_model_path or ckpt.last_model_path
     return {
         "best_checkpoint": best,
-        "best_val_loss": float(ckpt.best_model_score) if ckpt.best_model_score is not None else None,
+        "best_val_objective": float(ckpt.best_model_score) if ckpt.best_model_score is not None else None,
         "epochs": int(trainer.current_epoch),
         "minutes": round((time.monotonic() - started) / 60.0, 2),
         "accelerator": type(trainer.accelerator).__name__,
         "log_dir": logger.log_dir,
+        "init_checkpoint": str(cfg.init_checkpoint) if cfg.init_checkpoint else None,
+        "hard_negatives_last_mined": miner.last_count,
     }
 
 

@@ -68,3 +68,27 @@ def test_patch_dataset_epochs_differ_but_repeat() -> None:
 def test_patch_size_must_suit_the_net() -> None:
     with pytest.raises(ValueError, match="multiple of 16"):
         PatchDataset([synthetic_part(np.random.default_rng(0))], patch_px=60, length=1, seed=0)
+
+
+def test_hard_negatives_are_peaks_inside_each_image_and_patches_centre_on_them() -> None:
+    import torch
+
+    from models.anomaly.mining import mine_hard_negatives, peak_responses
+    from models.anomaly.net import AnomalySegNet
+
+    torch.manual_seed(0)
+    parts = [synthetic_part(np.random.default_rng(i)) for i in range(3)]
+    net = AnomalySegNet(width=8)
+    hard = mine_hard_negatives(net, parts, per_image=4, min_prob=0.0)
+    assert 0 < len(hard) <= 12
+    for k, y, x in hard:
+        h, w = parts[k].image01.shape
+        assert 0 <= k < 3 and 0 <= y < h and 0 <= x < w
+    peaks = peak_responses(net, parts)
+    assert len(peaks) == 3 and all(0.0 <= p <= 1.0 for p in peaks)
+    assert net.training  # mining leaves the net in the mode it found it
+
+    ds = PatchDataset(parts, patch_px=64, length=8, seed=0, anomaly_prob=0.0)
+    ds.hard, ds.hard_share = [(1, 80, 96)], 1.0
+    img, mask, _ = ds[0]
+    assert img.shape == (1, 64, 64) and float(mask.sum()) == 0.0
