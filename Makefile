@@ -34,7 +34,7 @@ sysdeps:
 	  cd tests/interop && npm ci --no-audit --no-fund --loglevel=error; fi
 
 demo: $(STAMP)
-	$(BIN)/ironcell config check
+	$(BIN)/ironcell run --parts 20 --fast
 
 lint: $(STAMP)
 	$(BIN)/ruff check vision models robot cell_control hmi tests
