@@ -106,6 +106,19 @@ def _regions(smooth: np.ndarray, threshold: float, shape_hw: tuple[int, int]) ->
     return tuple(b for _, b in boxes[:MAX_REGIONS])
 
 
+def input_features(image01: np.ndarray, highpass_sigmas: tuple[float, ...], gain: float) -> np.ndarray:
+    """The net's fixed input channels, (1, 1 + len(sigmas), H, W): the centred image and, per sigma, the
+    difference from a Gaussian local mean (edge-replicated borders), exactly as in training
+    (`models.anomaly.net.AnomalySegNet.features`); computed here because OpenCV blurs far faster."""
+    img = image01.astype(np.float32, copy=False)
+    chans = [(img - np.float32(0.5)) * np.float32(4.0)]
+    for sigma in highpass_sigmas:
+        k = 2 * max(1, round(3 * sigma)) + 1
+        blurred = cv2.GaussianBlur(img, (k, k), sigma, sigmaY=sigma, borderType=cv2.BORDER_REPLICATE)
+        chans.append((img - blurred) * np.float32(gain))
+    return np.stack(chans)[None]
+
+
 class OnnxAnomalyScorer:
     """AnomalyScorer on ONNX Runtime. `score(image01)` takes a preprocessed 2-D float image in [0, 1]."""
 
@@ -117,6 +130,8 @@ class OnnxAnomalyScorer:
         threads: int = 2,
         smooth_sigma_px: float = 1.0,
         calibration_scores: tuple[float, ...] = (),
+        highpass_sigmas: tuple[float, ...] = (),
+        highpass_gain: float = 20.0,
     ) -> None:
         import onnxruntime as ort
 
@@ -125,7 +140,17 @@ class OnnxAnomalyScorer:
         so.inter_op_num_threads = 1
         so.log_severity_level = 3
         self._session = ort.InferenceSession(str(model_path), so, providers=["CPUExecutionProvider"])
-        self._input = self._session.get_inputs()[0].name
+        inp = self._session.get_inputs()[0]
+        self._input = inp.name
+        channels = inp.shape[1] if len(inp.shape) == 4 and isinstance(inp.shape[1], int) else 1
+        # A model exported with its feature channels outside the graph says so by its input width.
+        self._highpass = tuple(highpass_sigmas) if channels > 1 else ()
+        if channels > 1 and channels != 1 + len(self._highpass):
+            raise ValueError(
+                f"{model_path}: the model takes {channels} input channels but the card names "
+                f"{len(self._highpass)} high-pass sigma(s): card and model do not belong together"
+            )
+        self._gain = highpass_gain
         self.threshold = float(threshold)
         self.smooth_sigma_px = smooth_sigma_px
         self.calibration_scores = calibration_scores
@@ -140,7 +165,8 @@ class OnnxAnomalyScorer:
         if ph or pw:
             # Reflection keeps the padded border looking like the part, not like a step edge.
             img = cv2.copyMakeBorder(img, 0, ph, 0, pw, cv2.BORDER_REFLECT_101)
-        out = self._session.run(None, {self._input: img[None, None]})[0][0]
+        feed = input_features(img, self._highpass, self._gain) if self._highpass else img[None, None]
+        out = self._session.run(None, {self._input: feed})[0][0]
         out = np.asarray(out[:, : -(-h // OUTPUT_STRIDE), : -(-w // OUTPUT_STRIDE)], dtype=np.float32)
         return out[0], (out[1] if out.shape[0] > 1 else None)
 
@@ -223,4 +249,6 @@ def load_anomaly_scorer(
         threads=threads,
         smooth_sigma_px=float(card.get("smooth_sigma_px", 1.0)),
         calibration_scores=cal,
+        highpass_sigmas=tuple(float(x) for x in card.get("features", {}).get("highpass_sigmas", ())),
+        highpass_gain=float(card.get("features", {}).get("highpass_gain", 20.0)),
     )

@@ -29,6 +29,9 @@ def _register_anomaly(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
         init_checkpoint: Path | None = typer.Option(
             None, "--init-checkpoint", help="start from these weights (fine-tuning a previous run)"
         ),
+        skip_fit: bool = typer.Option(
+            False, "--skip-fit", help="with --init-checkpoint: only export, calibrate, evaluate and write the card"
+        ),
         json_out: bool = typer.Option(False, "--json", help="print the model card as JSON"),
     ) -> None:
         """Train the anomaly model on flaw-free simulated parts, export ONNX, calibrate, evaluate, write the card."""
@@ -68,7 +71,10 @@ def _register_anomaly(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
             )
 
         command = "ironcell " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        card = train_anomaly(cfg, command, evaluate=evaluate)
+        if skip_fit and cfg.init_checkpoint is None:
+            typer.echo("error: --skip-fit needs --init-checkpoint", err=True)
+            raise typer.Exit(2)
+        card = train_anomaly(cfg, command, evaluate=evaluate, skip_fit=skip_fit)
         if json_out:
             typer.echo(json.dumps({k: v for k, v in card.items() if k != "calibration"}, indent=2))
         else:

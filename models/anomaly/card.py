@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from models.anomaly.config import TrainAnomalyConfig
+from models.anomaly.net import HIGHPASS_GAIN
 
 CARD_JSON = "model_card.json"
 CARD_MD = "model_card.md"
@@ -48,10 +49,11 @@ def write_card(
         "size_bytes": model.stat().st_size,
         "architecture": f"AnomalySegNet(width={cfg.model.width}): patchify stem, depthwise-separable U-Net, "
         "output stride 4, sigmoid",
+        "features": {"highpass_sigmas": list(cfg.model.highpass_sigmas), "highpass_gain": HIGHPASS_GAIN},
         "input": {
-            "name": "image",
-            "shape": "N x 1 x H x W, H and W multiples of 16",
-            "range": "[0, 1]",
+            "name": "features",
+            "shape": "N x (1 + len(highpass_sigmas)) x H x W, H and W multiples of 16",
+            "computed_by": "vision.anomaly.input_features from the image in [0, 1]",
             "preprocess": "vision.preprocess.Preprocessor (robust window 0.5-99.5 percentile)",
         },
         "output": {"name": "anomaly", "shape": "N x 1 x H/4 x W/4", "range": "[0, 1] probability"},

@@ -101,10 +101,20 @@ class AnomalySegNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (N, 1, H, W) in [0, 1], H and W multiples of 16 -> logits (N, 2, H/4, W/4): anomaly, material."""
-        # Centre the input so the net sees contrast, not absolute grey level first.
+        return self.body(self.features(x))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Fixed input channels: the centred image (contrast first, not absolute grey level) and high-passes.
+
+        Not exported: ONNX Runtime runs large single-channel blurs slowly, so the runtime computes the
+        same channels with OpenCV (`vision.anomaly.input_features`, identical taps and borders).
+        """
         feats = (x - 0.5) * 4.0
         if self.highpass is not None:
             feats = torch.cat([feats, self.highpass(x)], dim=1)
+        return feats
+
+    def body(self, feats: torch.Tensor) -> torch.Tensor:
         e1 = self.enc1(self.stem(feats))
         e2 = self.enc2(self.down2(e1))
         e3 = self.enc3(self.down3(e2))
@@ -114,11 +124,11 @@ class AnomalySegNet(nn.Module):
 
 
 class ExportWrapper(nn.Module):
-    """What goes into the ONNX file: probabilities (anomaly, material) instead of logits."""
+    """What goes into the ONNX file: input features -> probabilities (anomaly, material) instead of logits."""
 
     def __init__(self, net: AnomalySegNet) -> None:
         super().__init__()
         self.net = net
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.net(x))
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.net.body(feats))

@@ -102,25 +102,54 @@ def export_onnx(checkpoint: str | Path, out_path: Path) -> None:
 
     module = AnomalyLitModule.load_from_checkpoint(str(checkpoint), map_location="cpu")
     wrapper = ExportWrapper(module.net).eval()
+    channels = 1 + len(module.net.highpass.sigmas if module.net.highpass is not None else ())
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
         torch.onnx.export(
             wrapper,
-            (torch.rand(1, 1, 256, 256),),
+            (torch.rand(1, channels, 256, 256),),
             str(out_path),
             dynamo=False,
-            input_names=["image"],
+            input_names=["features"],
             output_names=["anomaly"],
-            dynamic_axes={"image": {0: "n", 2: "h", 3: "w"}, "anomaly": {0: "n", 2: "h4", 3: "w4"}},
+            dynamic_axes={"features": {0: "n", 2: "h", 3: "w"}, "anomaly": {0: "n", 2: "h4", 3: "w4"}},
             opset_version=17,
         )
 
 
-def calibration_scores(model_path: Path, images: Sequence[FlawFreeImage]) -> list[float]:
+def calibration_scores(
+    model_path: Path, images: Sequence[FlawFreeImage], highpass_sigmas: tuple[float, ...]
+) -> list[float]:
+    from models.anomaly.net import HIGHPASS_GAIN
     from vision.anomaly import OnnxAnomalyScorer
 
-    scorer = OnnxAnomalyScorer(model_path, threshold=float("inf"))
+    scorer = OnnxAnomalyScorer(
+        model_path, threshold=float("inf"), highpass_sigmas=highpass_sigmas, highpass_gain=HIGHPASS_GAIN
+    )
     return [scorer.image_score(im.image01) for im in images]
+
+
+def checkpoint_facts(cfg: TrainAnomalyConfig) -> dict[str, Any]:
+    """Run facts when the fit is skipped: the weights come from `init_checkpoint` as they are."""
+    import torch
+
+    from models.anomaly.card import sha256_file
+
+    assert cfg.init_checkpoint is not None
+    ck = torch.load(str(cfg.init_checkpoint), map_location="cpu", weights_only=False)
+    facts: dict[str, Any] = {
+        "best_checkpoint": str(cfg.init_checkpoint),
+        "fit": "skipped: exported from init_checkpoint as it is",
+        "init_checkpoint": str(cfg.init_checkpoint),
+        "init_checkpoint_sha256": sha256_file(Path(cfg.init_checkpoint)),
+        "checkpoint_epoch": int(ck.get("epoch", -1)),
+    }
+    previous = Path(cfg.work_dir) / "last_card.json"
+    if previous.is_file():
+        # The run that produced the checkpoint, so the card keeps the whole history of the weights.
+        prev = json.loads(previous.read_text())
+        facts["previous_stage"] = {"command": prev.get("command"), "training": prev.get("training")}
+    return facts
 
 
 def train_anomaly(
@@ -128,24 +157,33 @@ def train_anomaly(
     command: str,
     provider: ImageProvider | None = None,
     evaluate: Callable[[Path], dict[str, Any]] | None = None,
+    skip_fit: bool = False,
 ) -> dict[str, Any]:
-    """The whole pipeline; returns the model card written to `cfg.out_dir`."""
+    """The whole pipeline; returns the model card written to `cfg.out_dir`.
+
+    `skip_fit` (needs `init_checkpoint`) only exports, calibrates, evaluates and writes the card.
+    """
     from models.anomaly.card import write_card
     from models.anomaly.sim_data import STREAM_CAL, STREAM_TRAIN, STREAM_VAL
     from vision.anomaly import MODEL_FILE, calibrate_threshold
 
     provider = provider or simulator_provider(cfg)
-    t0 = time.monotonic()
-    train = provider(cfg.data.train_images, STREAM_TRAIN)
-    val = provider(cfg.data.val_images, STREAM_VAL)
-    log.info("rendered %d training and %d validation images in %.0f s", len(train), len(val), time.monotonic() - t0)
-    run = fit(cfg, train, val)
-    del train
+    if skip_fit:
+        if cfg.init_checkpoint is None:
+            raise ValueError("skipping the fit needs init_checkpoint (the weights to export)")
+        run = checkpoint_facts(cfg)
+    else:
+        t0 = time.monotonic()
+        train = provider(cfg.data.train_images, STREAM_TRAIN)
+        val = provider(cfg.data.val_images, STREAM_VAL)
+        log.info("rendered %d training and %d validation images in %.0f s", len(train), len(val), time.monotonic() - t0)
+        run = fit(cfg, train, val)
+        del train
     out_dir = Path(cfg.out_dir)
     model_path = out_dir / MODEL_FILE
     export_onnx(run["best_checkpoint"], model_path)
     cal_images = provider(cfg.calibration.images, STREAM_CAL)
-    scores = calibration_scores(model_path, cal_images)
+    scores = calibration_scores(model_path, cal_images, cfg.model.highpass_sigmas)
     threshold = calibrate_threshold(scores, cfg.calibration.false_alarm_rate)
     card = write_card(
         out_dir, cfg=cfg, command=command, run=run, threshold=threshold, flaw_free_scores=scores, metrics={}
@@ -156,6 +194,7 @@ def train_anomaly(
         card = write_card(
             out_dir, cfg=cfg, command=command, run=run, threshold=threshold, flaw_free_scores=scores, metrics=metrics
         )
+    Path(cfg.work_dir).mkdir(parents=True, exist_ok=True)
     (Path(cfg.work_dir) / "last_card.json").write_text(json.dumps(card, indent=2))
     return card
 

@@ -99,3 +99,18 @@ def test_cli_refuses_a_bad_training_config(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["train", "anomaly", "--config", str(bad)])
     assert res.exit_code == 2
     assert "patch_px" in res.output and "multiple of 16" in res.output
+
+
+def test_skip_fit_exports_a_checkpoint_with_its_history(
+    trained: tuple[TrainAnomalyConfig, dict], tmp_path: Path
+) -> None:
+    cfg, _ = trained
+    ckpt = next(Path(cfg.work_dir, "checkpoints").glob("anomaly-*.ckpt"))
+    again = cfg.model_copy(update={"out_dir": tmp_path / "again", "init_checkpoint": ckpt})
+    card = train_anomaly(again, "pytest skip-fit", skip_fit=True)
+    assert card["training"]["fit"].startswith("skipped")
+    assert card["training"]["previous_stage"]["command"] == "pytest tiny run"
+    scorer = load_anomaly_scorer(tmp_path / "again")
+    assert scorer is not None and scorer.threshold == pytest.approx(card["threshold"])
+    with pytest.raises(ValueError, match="init_checkpoint"):
+        train_anomaly(cfg.model_copy(update={"init_checkpoint": None}), "x", skip_fit=True)
