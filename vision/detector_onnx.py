@@ -31,23 +31,28 @@ class ModelLoadError(RuntimeError):
     """The detector model is missing or unusable."""
 
 
+MAX_NMS_CANDIDATES = 500
+
+
 def nms_xyxy(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """Indices kept by greedy non-maximum suppression (boxes N x 4 xyxy)."""
+    """Indices kept by greedy non-maximum suppression (boxes N x 4 xyxy), best score first."""
     order = np.argsort(-scores)
+    b = boxes[order].astype(np.float32)
+    x0 = np.maximum(b[:, None, 0], b[None, :, 0])
+    y0 = np.maximum(b[:, None, 1], b[None, :, 1])
+    x1 = np.minimum(b[:, None, 2], b[None, :, 2])
+    y1 = np.minimum(b[:, None, 3], b[None, :, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    over = inter / np.maximum(area[:, None] + area[None, :] - inter, 1e-9) >= iou_threshold
+    suppressed = np.zeros(len(b), dtype=bool)
     keep: list[int] = []
-    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    while order.size:
-        i = int(order[0])
+    for i in range(len(b)):
+        if suppressed[i]:
+            continue
         keep.append(i)
-        rest = order[1:]
-        xx0 = np.maximum(boxes[i, 0], boxes[rest, 0])
-        yy0 = np.maximum(boxes[i, 1], boxes[rest, 1])
-        xx1 = np.minimum(boxes[i, 2], boxes[rest, 2])
-        yy1 = np.minimum(boxes[i, 3], boxes[rest, 3])
-        inter = np.clip(xx1 - xx0, 0, None) * np.clip(yy1 - yy0, 0, None)
-        iou = inter / np.maximum(area[i] + area[rest] - inter, 1e-9)
-        order = rest[iou < iou_threshold]
-    return np.array(keep, dtype=np.int64)
+        suppressed |= over[i]
+    return order[np.array(keep, dtype=np.int64)]
 
 
 def decode_yolo_output(
@@ -67,7 +72,9 @@ def decode_yolo_output(
     cls_scores = preds[:, 4:]
     cls = np.argmax(cls_scores, axis=1)
     scores = cls_scores[np.arange(len(cls)), cls]
-    keep = scores >= conf_threshold
+    keep = np.flatnonzero(scores >= conf_threshold)
+    if len(keep) > MAX_NMS_CANDIDATES:  # an untrained or confused model: the best candidates are enough
+        keep = keep[np.argsort(-scores[keep])[:MAX_NMS_CANDIDATES]]
     preds, cls, scores = preds[keep], cls[keep], scores[keep]
     if not len(scores):
         return np.zeros((0, 4)), np.zeros(0), np.zeros(0, dtype=np.int64)
