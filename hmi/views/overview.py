@@ -110,9 +110,25 @@ def trend(ctx: common.HmiContext) -> None:
         st.caption(ctx.store_error)
         return
     data = records.throughput_per_minute(store, datetime.now(UTC), minutes=60)
-    df = pd.DataFrame(data).set_index("minute")
+    df = pd.DataFrame(data)
     st.caption("Parts finished per minute, last hour (record store)")
-    st.bar_chart(df, y="parts", height=220, color="#7f7f7f")
+    st.vega_lite_chart(df, minute_bars_spec(), height=220)
+
+
+def minute_bars_spec() -> dict[str, object]:
+    """Grey bars, whole-number axis (Streamlit's default chart prints 0.000000 on an idle hour)."""
+    return {
+        "mark": {"type": "bar", "color": "#7f7f7f"},
+        "encoding": {
+            "x": {"field": "minute", "type": "temporal", "title": None, "axis": {"format": "%H:%M"}},
+            "y": {
+                "field": "parts",
+                "type": "quantitative",
+                "title": "parts/min",
+                "axis": {"format": "d", "tickMinStep": 1},
+            },
+        },
+    }
 
 
 def page() -> None:

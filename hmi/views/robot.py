@@ -67,8 +67,23 @@ def live(ctx: HmiContext, login: Login) -> None:
             common.show_feedback()
     df = force_frame(snap)
     if len(df):
-        st.caption(f"Contact force, last {TREND_S / 60:.0f} min (limit from robot.safety.contact_force_limit_n)")
-        st.line_chart(df, x="seconds ago", y="contact force N", height=200, color="#555555")
+        limit = ctx.config.robot.safety.contact_force_limit_n
+        st.caption(f"Contact force, last {TREND_S / 60:.0f} min; dashed: the {limit:.0f} N limit (robot.safety)")
+        st.vega_lite_chart(df, force_spec(limit), height=200)
+
+
+def force_spec(limit_n: float) -> dict[str, object]:
+    x = {"field": "seconds ago", "type": "quantitative", "title": "seconds ago"}
+    y = {"field": "contact force N", "type": "quantitative", "title": "N", "axis": {"format": ".0f"}}
+    return {
+        "layer": [
+            {"mark": {"type": "line", "color": "#555555"}, "encoding": {"x": x, "y": y}},
+            {
+                "mark": {"type": "rule", "color": "#d9382e", "strokeDash": [4, 4]},
+                "encoding": {"y": {"datum": limit_n, "type": "quantitative"}},
+            },
+        ]
+    }
 
 
 def page() -> None:
