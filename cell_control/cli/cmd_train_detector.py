@@ -97,12 +97,16 @@ def register_detector(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
         ),
         record: str | None = typer.Option(None, "--record", help="store the figures in the model card under NAME"),
         limit: int | None = typer.Option(None, "--limit", help="at most this many images per data set"),
+        sweep_thresholds: bool = typer.Option(
+            False, "--sweep", help="also list part-level figures for other accept/reject confidence pairs"
+        ),
         json_out: bool = typer.Option(False, "--json", help="print one JSON object"),
         config: Path | None = ConfigOpt,
     ) -> None:
         """AP@0.5 per class, recall by class and size band, part-level false rejects and escapes."""
-        from models.detector.evaluate import evaluate_detector
+        from models.detector.evaluate import collect, score, sweep
         from models.detector.registry import record_evaluation
+        from vision.acceptance import load_rules_dir
         from vision.grading import Thresholds
         from vision.inspector import resolve_path
 
@@ -114,17 +118,14 @@ def register_detector(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
 
             make_heldout(data, count=generate_heldout)
         try:
-            result = evaluate_detector(
-                model_dir,
-                data,
-                resolve_path(v.parts_dir),
-                Thresholds(v.accept_confidence, v.reject_confidence),
-                v.tile_overlap,
-                limit=limit,
-            )
+            collected = collect(model_dir, data, v.tile_overlap, limit=limit)
         except FileNotFoundError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
+        rules = load_rules_dir(resolve_path(v.parts_dir))
+        result = score(collected, rules, Thresholds(v.accept_confidence, v.reject_confidence))
+        if sweep_thresholds:
+            result["threshold_sweep"] = sweep(collected, rules)
         if record:
             command = "ironcell " + " ".join(shlex.quote(a) for a in sys.argv[1:])
             record_evaluation(model_dir if model_dir.is_dir() else model_dir.parent, record, command, result)
@@ -132,4 +133,4 @@ def register_detector(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
             typer.echo(json.dumps(result, sort_keys=True))
         else:
             for k, val in result.items():
-                typer.echo(f"{k:24s} {json.dumps(val) if isinstance(val, dict) else val}")
+                typer.echo(f"{k:24s} {json.dumps(val) if isinstance(val, dict | list) else val}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -108,22 +109,36 @@ def dataset_dirs(data_dir: Path) -> list[Path]:
     return subs
 
 
-def evaluate_detector(
-    model_dir: Path,
-    data_dir: Path,
-    rules_dir: Path,
-    thresholds: Thresholds | None = None,
-    tile_overlap: float = 0.2,
-    limit: int | None = None,
-) -> dict[str, Any]:
-    th = thresholds or Thresholds()
+@dataclass(frozen=True)
+class Collected:
+    """Raw detections (score >= 0.01) of every image of a data set, with its truth: grade as often as wanted."""
+
+    items: tuple[tuple[dict[str, Any], tuple[Detection, ...]], ...]
+    latencies_ms: tuple[float, ...]
+    detector_version: str
+    data: str
+
+
+def collect(model_dir: Path, data_dir: Path, tile_overlap: float = 0.2, limit: int | None = None) -> Collected:
     entries: list[tuple[Path, dict[str, Any]]] = []
     for d in dataset_dirs(data_dir):
         images = json.loads((d / "manifest.json").read_text())["images"]
         entries.extend((d, e) for e in (images[:limit] if limit else images))
-    rules = load_rules_dir(rules_dir)
     detector = OnnxYoloDetector(model_dir, conf_threshold=0.01, tile_overlap=tile_overlap)
     pre = Preprocessor()
+    items = []
+    latencies = []
+    for base, e in entries:
+        raw = load_pixels(base / e["file"])
+        t0 = time.perf_counter()
+        dets = detector.detect(pre(raw))
+        latencies.append((time.perf_counter() - t0) * 1000.0)
+        items.append((e, tuple(dets)))
+    return Collected(tuple(items), tuple(latencies), detector.version, str(data_dir))
+
+
+def score(collected: Collected, rules: dict[PartFamily, PartRules], th: Thresholds) -> dict[str, Any]:
+    """The figures of one set of thresholds (see the module docstring for the definitions)."""
     per_class: dict[FlawClass, list[tuple[float, bool]]] = defaultdict(list)
     n_truth: dict[FlawClass, int] = defaultdict(int)
     found_cls: dict[str, list[bool]] = defaultdict(list)
@@ -131,12 +146,8 @@ def evaluate_detector(
     found_ge2: list[bool] = []
     counts = {"flaw_free": 0, "flaw_free_nok": 0, "flaw_free_not_ok": 0, "truth_nok": 0, "truth_nok_ok": 0}
     counts |= {"flawed": 0, "flawed_ok": 0, "truth_nok_caught_nok": 0}
-    latencies = []
-    for base, e in entries:
-        raw = load_pixels(base / e["file"])
-        t0 = time.perf_counter()
-        dets = detector.detect(pre(raw))
-        latencies.append((time.perf_counter() - t0) * 1000.0)
+    for e, dets_t in collected.items:
+        dets = list(dets_t)
         truth = [f for f in e["flaws"] if f.get("class")]
         for cls in FlawClass:
             per_class[cls].extend(_match_class(dets, truth, cls))
@@ -171,8 +182,9 @@ def evaluate_detector(
         for c in FlawClass
     }
     present = [v for c, v in ap.items() if n_truth[FlawClass(c)] > 0]
+    lat = collected.latencies_ms
     return {
-        "images": len(entries),
+        "images": len(collected.items),
         "map50": round(float(np.mean(present)), 4) if present else None,
         "ap50_per_class": {k: (None if np.isnan(v) else round(v, 4)) for k, v in ap.items()},
         "truth_per_class": {c.value: n_truth[c] for c in FlawClass},
@@ -190,7 +202,36 @@ def evaluate_detector(
         "escape_rate_any_flaw": _rate(counts["flawed_ok"], counts["flawed"]),
         "accept_confidence": th.accept_confidence,
         "reject_confidence": th.reject_confidence,
-        "detect_ms_p50": round(float(np.percentile(latencies, 50)), 1) if latencies else None,
-        "detector_version": detector.version,
-        "data": str(data_dir),
+        "detect_ms_p50": round(float(np.percentile(lat, 50)), 1) if lat else None,
+        "detector_version": collected.detector_version,
+        "data": collected.data,
     }
+
+
+SWEEP: tuple[tuple[float, float], ...] = ((0.05, 0.25), (0.1, 0.3), (0.1, 0.5), (0.15, 0.4), (0.25, 0.5), (0.3, 0.6))
+
+
+def sweep(collected: Collected, rules: dict[PartFamily, PartRules]) -> list[dict[str, Any]]:
+    """Part-level figures for several (accept, reject) pairs: what moving the thresholds trades."""
+    keys = (
+        "accept_confidence",
+        "reject_confidence",
+        "recall_ge_2mm",
+        "false_reject_rate",
+        "false_call_rate",
+        "escape_rate",
+        "escape_rate_any_flaw",
+    )
+    return [{k: score(collected, rules, Thresholds(a, r))[k] for k in keys} for a, r in SWEEP]
+
+
+def evaluate_detector(
+    model_dir: Path,
+    data_dir: Path,
+    rules_dir: Path,
+    thresholds: Thresholds | None = None,
+    tile_overlap: float = 0.2,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    collected = collect(model_dir, data_dir, tile_overlap, limit)
+    return score(collected, load_rules_dir(rules_dir), thresholds or Thresholds())

@@ -38,6 +38,11 @@ def render_card_md(card: dict[str, Any]) -> str:
         for key in ("ap50_per_class", "recall_per_class", "recall_per_size_band"):
             if key in e.get("summary_detail", {}):
                 evals += f"\n{key}:\n\n{_table(e['summary_detail'][key])}\n"
+        rows = e.get("summary_detail", {}).get("threshold_sweep", [])
+        if rows:
+            head = list(rows[0])
+            evals += "\nthreshold sweep:\n\n| " + " | ".join(head) + " |\n|" + " --- |" * len(head) + "\n"
+            evals += "\n".join("| " + " | ".join(_fmt(r[k]) for k in head) + " |" for r in rows) + "\n"
     variants = "\n".join(
         f"| {v['name']} | {v['train_images']} | {v['train_seed']} | {v['val_images']} | {v['val_seed']} | "
         f"`{json.dumps(v['params'])}` |"
@@ -104,6 +109,6 @@ def record_evaluation(model_dir: Path, name: str, command: str, result: dict[str
     if not card:
         raise FileNotFoundError(f"no {CARD_JSON} in {model_dir}")
     scalars = {k: v for k, v in result.items() if not isinstance(v, dict | list)}
-    detail = {k: v for k, v in result.items() if isinstance(v, dict)}
+    detail = {k: v for k, v in result.items() if isinstance(v, dict | list)}
     card.setdefault("evaluations", {})[name] = {"command": command, "summary": scalars, "summary_detail": detail}
     write_card(model_dir, card)
