@@ -61,6 +61,8 @@ def fit(cfg: TrainAnomalyConfig, train: Sequence[FlawFreeImage], val: Sequence[F
         monitor="val_objective",
         save_last=True,
     )
+    # With a monitor, save_last only follows improvements; this one keeps the latest epoch whatever it scored.
+    latest = ModelCheckpoint(dirpath=work / "checkpoints", filename="latest", monitor=None, save_top_k=1)
     stop = EarlyStopping(monitor="val_objective", patience=t.patience, mode="min")
     miner = HardNegativeMiner(
         t.hard_negative_every, t.hard_negative_per_image, t.hard_negative_share, t.hard_negative_start
@@ -71,7 +73,7 @@ def fit(cfg: TrainAnomalyConfig, train: Sequence[FlawFreeImage], val: Sequence[F
         max_time=timedelta(minutes=t.max_minutes),
         accelerator="auto",
         devices=1,
-        callbacks=[miner, ckpt, stop],
+        callbacks=[miner, ckpt, latest, stop],
         logger=logger,
         enable_progress_bar=False,
         enable_model_summary=False,
