@@ -138,6 +138,8 @@ class OnnxAnomalyScorer:
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
+        # No busy-waiting: the cores are shared with the cell loop, the detector and the robot.
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         so.log_severity_level = 3
         self._session = ort.InferenceSession(str(model_path), so, providers=["CPUExecutionProvider"])
         inp = self._session.get_inputs()[0]
