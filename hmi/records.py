@@ -109,9 +109,12 @@ def inspection(store: Store, inspection_id: int) -> InspectionView | None:
         )
 
 
-def latest_inspection_id(store: Store) -> int | None:
+def latest_inspection_id(store: Store, verdicts: tuple[str, ...] = ()) -> int | None:
+    q = select(InspectionRow.id).order_by(InspectionRow.finished_at.desc(), InspectionRow.id.desc()).limit(1)
+    if verdicts:
+        q = q.where(InspectionRow.verdict.in_(verdicts))
     with store.session() as s:
-        return s.scalar(select(InspectionRow.id).order_by(InspectionRow.finished_at.desc(), InspectionRow.id.desc()))
+        return s.scalar(q)
 
 
 @dataclass(frozen=True)

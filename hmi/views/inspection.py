@@ -77,14 +77,17 @@ def show_inspection(view: records.InspectionView, key: str) -> None:
         st.caption("Models: " + ", ".join(f"{k} {v}" for k, v in sorted(view.model_versions.items())))
 
 
-def latest(ctx: HmiContext) -> None:
+_LATEST = {"Latest part": (), "Latest rejected (NOK or REVIEW)": ("NOK", "REVIEW")}
+
+
+def latest(ctx: HmiContext, which: str) -> None:
     store = ctx.store()
     if store is None:
         st.info(ctx.store_error)
         return
-    iid = records.latest_inspection_id(store)
+    iid = records.latest_inspection_id(store, _LATEST[which])
     if iid is None:
-        st.info("No part inspected yet.")
+        st.info("No such part yet.")
         return
     view = records.inspection(store, iid)
     if view is not None:
@@ -150,7 +153,7 @@ def history(ctx: HmiContext) -> None:
 def page() -> None:
     ctx, _login = common.session()
     st.header("Inspection")
-    st.subheader("Latest part")
-    st.fragment(run_every=max(2.0, ctx.refresh_s))(latest)(ctx)
+    which = st.radio("Show", list(_LATEST), horizontal=True, key="insp_latest", label_visibility="collapsed")
+    st.fragment(run_every=max(2.0, ctx.refresh_s))(latest)(ctx, which)
     st.subheader("History")
     history(ctx)

@@ -8,6 +8,7 @@ Screenshots go to test-artifacts/hmi/ (set IRONCELL_UPDATE_DOCS_IMAGES=1 to refr
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -228,6 +229,13 @@ def test_operator_runs_the_cell_from_the_browser(stack: Stack, browser: Any) -> 
     page.get_by_text("Flaw class").first.wait_for()
     page.get_by_test_id("stDataFrame").first.wait_for()
     shot(page, "inspection")
+    # the picture for the README: the latest rejected part with its flaws, when the run has one
+    page.get_by_text("Latest rejected (NOK or REVIEW)").click()
+    rejected = page.get_by_test_id("verdict-latest").filter(has_text=re.compile("NOK|REVIEW"))
+    rejected.or_(page.get_by_text("No such part yet")).first.wait_for()
+    if rejected.count():
+        page.get_by_text("Radiograph with flaws").first.wait_for()
+        shot(page, "inspection")
     go(page, "Robot")
     # the cell renders its view only while someone looks; the first frame takes a moment (GL context).
     # A machine without OpenGL shows the reason instead, which is also an acceptable page.

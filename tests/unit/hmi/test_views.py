@@ -60,6 +60,11 @@ def test_inspection_shows_latest_part_with_flaw_table_and_rules(ctx: HmiContext)
     assert list(flaws["size mm"]) == [2.5, 2.5]
     history = at.dataframe(key="hist_table").value
     assert list(history["serial"]) == ["W-NEW", "W-OLD"]  # newest first
+    add_part(store, "W-NEWEST", Verdict.OK, minutes_ago=0.5)
+    at.run()
+    assert any("W-NEWEST · OK" in m for m in texts(at, "markdown"))
+    at.radio(key="insp_latest").set_value("Latest rejected (NOK or REVIEW)").run()
+    assert any("W-NEW · NOK" in m for m in texts(at, "markdown"))
 
 
 def test_inspection_history_filters_by_verdict(ctx: HmiContext) -> None:
