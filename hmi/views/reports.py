@@ -140,7 +140,7 @@ def preview(ctx: HmiContext, window: ReportWindow) -> None:
     if pc.points:
         left.caption(f"p-chart: fraction NOK per {pc.subgroup} (p̄ {fmt.pct(pc.p_bar, 2)}, limits p̄ ± 3σ)")
         df = pd.DataFrame([{"subgroup": p.label, "p": p.p, "UCL": p.ucl, "LCL": p.lcl} for p in pc.points])
-        left.line_chart(df, x="subgroup", y=["p", "UCL", "LCL"], height=240, color=["#333333", "#d9382e", "#d9382e"])
+        left.vega_lite_chart(df, pchart_spec(), height=240)
         if pc.out_of_control:
             left.warning(f"{len(pc.out_of_control)} subgroup(s) out of control.")
     pa = pareto_data(store, window)
@@ -153,6 +153,31 @@ def preview(ctx: HmiContext, window: ReportWindow) -> None:
         st.caption("Robot cycle time distribution (s)")
         df = pd.DataFrame({"cycle s": [round(e, 2) for e in h.edges[:-1]], "tasks": list(h.counts)})
         st.bar_chart(df, x="cycle s", y="tasks", height=200, color="#7f7f7f")
+
+
+def pchart_spec() -> dict[str, object]:
+    """Fraction NOK with points (a single subgroup is still visible) and dashed control limits."""
+    x = {"field": "subgroup", "type": "ordinal", "title": None, "axis": {"labelAngle": -30}}
+
+    def limit(field: str) -> dict[str, object]:
+        return {
+            "mark": {"type": "line", "color": "#d9382e", "strokeDash": [4, 4], "interpolate": "step-after"},
+            "encoding": {"x": x, "y": {"field": field, "type": "quantitative"}},
+        }
+
+    return {
+        "layer": [
+            limit("UCL"),
+            limit("LCL"),
+            {
+                "mark": {"type": "line", "color": "#333333", "point": {"color": "#333333"}},
+                "encoding": {
+                    "x": x,
+                    "y": {"field": "p", "type": "quantitative", "title": "fraction NOK", "axis": {"format": ".1%"}},
+                },
+            },
+        ]
+    }
 
 
 def page() -> None:
