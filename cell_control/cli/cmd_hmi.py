@@ -14,7 +14,7 @@ from cell_control.cli.common import ConfigOpt, load_or_exit
 def register(app: typer.Typer) -> None:
     @app.command("hmi")
     def hmi(
-        port: int = typer.Option(None, "--port", "-p", help="HTTP port (default hmi.port, 8501)"),
+        port: int = typer.Option(None, "--port", "-p", min=1, max=65535, help="HTTP port (default hmi.port, 8501)"),
         address: str = typer.Option("127.0.0.1", "--address", help="address to listen on"),
         opcua_url: str = typer.Option(
             None, "--opcua-url", help="the cell (default $IRONCELL_OPCUA_URL, hmi.opcua_url)"
@@ -33,6 +33,9 @@ def register(app: typer.Typer) -> None:
         cfg = load_or_exit(config)
         home = ironcell_home()
         url = opcua_url or os.environ.get(OPCUA_URL_ENV) or cfg.hmi.opcua_url
+        if not url.startswith("opc.tcp://"):
+            typer.echo(f"error: the cell's OPC UA URL must start with opc.tcp://, got {url!r}", err=True)
+            raise typer.Exit(2)
         cert, _key = ensure_client_certificate(home)
         monitor = monitor_identity(home, UserStore(home))
         typer.echo(f"HMI OPC UA certificate: {cert} (a cell elsewhere must trust it: ironcell certs trust PATH)")
