@@ -236,3 +236,42 @@ def test_alarms_and_results_arrive_as_events(home: Path) -> None:
             await srv.stop()
 
     asyncio.run(go())
+
+
+def test_set_command_and_manual_dispatch(home: Path) -> None:
+    async def go() -> None:
+        cell, srv = await _serve(home, feeder=False)
+        try:
+            async with await secure_client(srv.url, "op", "op-password", home, "t6") as c:
+                sm = c.get_node(N.state_machine)
+                setc = ua.NodeId.from_string(N.command_method("SetCommand"))
+                assert await _code(sm.call_method(setc, ua.Variant(42, ua.VariantType.Int32))) == (
+                    ua.StatusCodes.BadInvalidArgument
+                )
+                await sm.call_method(setc, ua.Variant(1, ua.VariantType.Int32))  # Reset
+                await asyncio.wait_for(cell.wait_state({S.IDLE}), 5)
+                rb = c.get_node(N.robot)
+                disp = ua.NodeId.from_string(N.dispatch_pick_place)
+                code = await _code(rb.call_method(disp, "P-9", "nok_bin"))
+                assert code == ua.StatusCodes.BadUserAccessDenied  # engineers only
+                abort = ua.NodeId.from_string(N.command_method("Abort"))
+                assert await _code(sm.call_method(abort)) == ua.StatusCodes.BadUserAccessDenied
+            async with await secure_client(srv.url, "eng", "eng-password", home, "t6") as c:
+                rb = c.get_node(N.robot)
+                disp = ua.NodeId.from_string(N.dispatch_pick_place)
+                assert await _code(rb.call_method(disp, "P-9", "the_floor")) == ua.StatusCodes.BadInvalidArgument
+                task_id = await rb.call_method(disp, "P-9", "nok_bin")
+                assert task_id.startswith("M")
+                for _ in range(50):
+                    if not cell._robot_busy:
+                        break
+                    await asyncio.sleep(0.05)
+                assert cell.robot.submitted[-1].target.value == "nok_bin"  # type: ignore[attr-defined]
+                # no protective stop to reset: refused with a reason, nothing happens
+                reset = ua.NodeId.from_string(N.reset_protective_stop)
+                assert await _code(rb.call_method(reset)) == ua.StatusCodes.BadInvalidState
+        finally:
+            await cell.shutdown()
+            await srv.stop()
+
+    asyncio.run(go())
