@@ -332,7 +332,12 @@ class Cell(RobotSupervision):
         last: TaskResult | None = None
         attempt = 0
         while True:
-            await self._waiters.wait_for(lambda: self.state in DISPATCH_STATES or self.state in (S.ABORTING, S.ABORTED))
+            # a manual dispatch may still be moving: one task at a time, or its result would be taken here
+            await self._waiters.wait_for(
+                lambda: (
+                    (self.state in DISPATCH_STATES and not self._robot_busy) or self.state in (S.ABORTING, S.ABORTED)
+                )
+            )
             if self.state in (S.ABORTING, S.ABORTED) or not self.robot_link_ok:
                 return last or TaskResult(f"{out.arrival.job_id}-T0", part.serial, TaskOutcome.ABORTED, target, 0.0,
                                           reason=f"cell {packml.state_text(self.state)}")  # fmt: skip
