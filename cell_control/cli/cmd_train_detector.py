@@ -32,6 +32,10 @@ def register_detector(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
             None, "--from-weights", help="skip training: export these ultralytics weights (<run>/weights/*.pt)"
         ),
         note: str = typer.Option("", "--note", help="free text stored in the model card"),
+        init_weights: Path | None = typer.Option(
+            None, "--init-weights", help="continue training from these ultralytics weights (no warm-up)"
+        ),
+        reuse_data: bool = typer.Option(False, "--reuse-data", help="keep the crops already in the work dir"),
         json_out: bool = typer.Option(False, "--json", help="print the model card as JSON"),
     ) -> None:
         """Render simulated radiographs, train YOLO from its model YAML, export ONNX, write the registry folder."""
@@ -81,7 +85,14 @@ def register_detector(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
                 raise typer.Exit(2)
             card = publish(from_weights, cfg, command, config_file=config, note=note)
         else:
-            card = train_detector(cfg, command=command, config_file=config, external_data=list(data or []) or None)
+            card = train_detector(
+                cfg,
+                command=command,
+                config_file=config,
+                external_data=list(data or []) or None,
+                init_weights=init_weights,
+                reuse_data=reuse_data,
+            )
         if json_out:
             typer.echo(json.dumps(card, default=str, sort_keys=True))
         else:

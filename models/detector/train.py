@@ -93,8 +93,14 @@ def train_detector(
     command: str,
     config_file: Path | None = None,
     external_data: list[Path] | None = None,
+    init_weights: Path | None = None,
+    reuse_data: bool = False,
 ) -> dict[str, Any]:
-    """Run the whole pipeline; returns the model card (also written next to model.onnx in cfg.out_dir)."""
+    """Run the whole pipeline; returns the model card (also written next to model.onnx in cfg.out_dir).
+
+    `init_weights` continues from earlier ultralytics weights (no warm-up); `reuse_data` keeps the crops of the
+    previous run in work_dir (same config, same seeds) instead of cutting them again.
+    """
     work = cfg.work_dir.resolve()
     work.mkdir(parents=True, exist_ok=True)
     ultralytics_offline_env(work / "ultralytics_settings")
@@ -104,16 +110,20 @@ def train_detector(
     from ultralytics import YOLO
 
     t_data = time.time()
-    data = build_training_set(cfg.data, work, external_data)
+    summary_file = work / "data_summary.json"
+    if reuse_data and summary_file.is_file():
+        data = json.loads(summary_file.read_text())
+    else:
+        data = build_training_set(cfg.data, work, external_data)
+        data["build_minutes"] = round((time.time() - t_data) / 60.0, 2)
+        summary_file.write_text(json.dumps(data, indent=1))
     data_minutes = (time.time() - t_data) / 60.0
-    data["build_minutes"] = round(data_minutes, 2)
-    (work / "data_summary.json").write_text(json.dumps(data, indent=1))
     log.info("training set ready in %.1f min: %s", data_minutes, json.dumps(data))
 
     device = resolve_device(cfg.train.device)
     t = cfg.train
     run_name = f"{cfg.name}-{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S')}"
-    model = YOLO(t.model)
+    model = YOLO(str(init_weights) if init_weights else t.model)
     t0 = time.time()
     model.train(
         data=data["data_yaml"],
@@ -145,6 +155,7 @@ def train_detector(
         hsv_s=0.0,
         hsv_v=t.hsv_v,
         translate=0.1,
+        warmup_epochs=0.0 if init_weights else 3.0,
         verbose=False,
     )
     train_minutes = (time.time() - t0) / 60.0
@@ -152,7 +163,8 @@ def train_detector(
     if trainer is None:
         raise RuntimeError("ultralytics returned no trainer")
     weights = Path(trainer.best) if Path(trainer.best).is_file() else Path(trainer.last)
-    return publish(weights, cfg, command, config_file, data, train_minutes, device)
+    note = f"continued from {init_weights}" if init_weights else ""
+    return publish(weights, cfg, command, config_file, data, train_minutes, device, note=note)
 
 
 def publish(
