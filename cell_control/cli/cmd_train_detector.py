@@ -32,9 +32,6 @@ def register_detector(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
             None, "--from-weights", help="skip training: export these ultralytics weights (<run>/weights/*.pt)"
         ),
         note: str = typer.Option("", "--note", help="free text stored in the model card"),
-        init_weights: Path | None = typer.Option(
-            None, "--init-weights", help="continue training from these ultralytics weights (no warm-up)"
-        ),
         reuse_data: bool = typer.Option(False, "--reuse-data", help="keep the crops already in the work dir"),
         json_out: bool = typer.Option(False, "--json", help="print the model card as JSON"),
     ) -> None:
@@ -90,7 +87,6 @@ def register_detector(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
                 command=command,
                 config_file=config,
                 external_data=list(data or []) or None,
-                init_weights=init_weights,
                 reuse_data=reuse_data,
             )
         if json_out:

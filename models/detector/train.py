@@ -93,13 +93,12 @@ def train_detector(
     command: str,
     config_file: Path | None = None,
     external_data: list[Path] | None = None,
-    init_weights: Path | None = None,
     reuse_data: bool = False,
 ) -> dict[str, Any]:
     """Run the whole pipeline; returns the model card (also written next to model.onnx in cfg.out_dir).
 
-    `init_weights` continues from earlier ultralytics weights (no warm-up); `reuse_data` keeps the crops of the
-    previous run in work_dir (same config, same seeds) instead of cutting them again.
+    `reuse_data` keeps the crops of the previous run in work_dir (same config, same seeds) instead of cutting
+    them again.
     """
     work = cfg.work_dir.resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -123,7 +122,7 @@ def train_detector(
     device = resolve_device(cfg.train.device)
     t = cfg.train
     run_name = f"{cfg.name}-{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S')}"
-    model = YOLO(str(init_weights) if init_weights else t.model)
+    model = YOLO(t.model)
     t0 = time.time()
     model.train(
         data=data["data_yaml"],
@@ -155,7 +154,6 @@ def train_detector(
         hsv_s=0.0,
         hsv_v=t.hsv_v,
         translate=0.1,
-        warmup_epochs=0.0 if init_weights else 3.0,
         verbose=False,
     )
     train_minutes = (time.time() - t0) / 60.0
@@ -163,8 +161,7 @@ def train_detector(
     if trainer is None:
         raise RuntimeError("ultralytics returned no trainer")
     weights = Path(trainer.best) if Path(trainer.best).is_file() else Path(trainer.last)
-    note = f"continued from {init_weights}" if init_weights else ""
-    return publish(weights, cfg, command, config_file, data, train_minutes, device, note=note)
+    return publish(weights, cfg, command, config_file, data, train_minutes, device)
 
 
 def publish(
