@@ -68,8 +68,8 @@ to ONNX and run by ONNX Runtime (vision/detector_onnx.py) on whole images at nat
 {card.get("command")}
 ```
 
-Config: `{card.get("config_file")}` (copied below as run). Same seeds, same simulated data; training on CPU
-is not bit-exact across machines.
+Config: `{card.get("config_file")}` (the effective config is `config` in model_card.json). Same seeds, same
+simulated data; training on CPU is not bit-exact across machines. {card.get("note", "")}
 
 ## Data
 
