@@ -11,16 +11,26 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from robot.config import RobotConfig
 from vision.config import VisionConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "IRONCELL__"
+
+
+def _check_host(v: str) -> str:
+    """An IP address or 'localhost': a server binds to it, so host names that need DNS are refused."""
+    if v != "localhost":
+        ipaddress.ip_address(v)
+    return v
+
+
+Host = Annotated[str, AfterValidator(_check_host)]
 
 
 class _Strict(BaseModel):
@@ -48,35 +58,21 @@ class CellSection(_Strict):
 
 
 class OpcuaConfig(_Strict):
-    host: str = "127.0.0.1"
+    host: Host = "127.0.0.1"
     port: int = Field(4840, ge=1, le=65535)
     allow_insecure_loopback: bool = Field(
         False, description="also offer a no-security endpoint; refused unless host is loopback"
     )
     application_uri: str = "urn:ironcell:opcua:server"
 
-    @field_validator("host")
-    @classmethod
-    def _host_ok(cls, v: str) -> str:
-        if v != "localhost":
-            ipaddress.ip_address(v)
-        return v
-
 
 class ModbusConfig(_Strict):
-    host: str = "127.0.0.1"
+    host: Host = "127.0.0.1"
     port: int = Field(5020, ge=1, le=65535)
     device_id: int = Field(1, ge=0, le=247)
     map_file: Path = Path("configs/modbus_map.yaml")
     allow_list: tuple[str, ...] = ("127.0.0.1",)
     plc_watchdog_s: float = Field(5.0, ge=0.0, le=600.0, description="PLC heartbeat silence that stops the cell; 0 off")
-
-    @field_validator("host")
-    @classmethod
-    def _host_ok(cls, v: str) -> str:
-        if v != "localhost":
-            ipaddress.ip_address(v)
-        return v
 
 
 class StoreConfig(_Strict):

@@ -111,3 +111,12 @@ def test_cli_config_check_accepts_and_rejects(tmp_path: Path) -> None:
     res = runner.invoke(app, ["config", "check", str(bad)])
     assert res.exit_code == 2
     assert "modbus.portt" in res.output
+
+
+@pytest.mark.parametrize("section", ["opcua", "modbus"])
+def test_server_host_must_be_an_address(tmp_path: Path, section: str) -> None:
+    with pytest.raises(ConfigError, match=rf"{section}.host = 'plc.example': .*IPv4 or IPv6"):
+        load_config(write(tmp_path, f"{section}:\n  host: plc.example\n"), environ={})
+    assert getattr(load_config(write(tmp_path, f"{section}:\n  host: localhost\n"), environ={}), section).host == (
+        "localhost"
+    )
