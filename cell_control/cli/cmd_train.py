@@ -39,7 +39,7 @@ def _register_anomaly(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
 
         from cell_control.config import ConfigError, load_model
         from models.anomaly.config import TrainAnomalyConfig
-        from models.anomaly.evaluate import evaluate_model_dir
+        from models.anomaly.evaluate import evaluate_for_config
         from models.anomaly.train import train_anomaly
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -56,19 +56,9 @@ def _register_anomaly(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
         if init_checkpoint is not None:
             updates["init_checkpoint"] = init_checkpoint
         cfg = cfg.model_copy(update=updates)
-        ev = cfg.evaluation
-        d = cfg.data
 
         def evaluate(model_dir: Path) -> dict[str, object]:
-            return evaluate_model_dir(
-                model_dir,
-                normal=ev.normal_images,
-                anomalous=ev.anomalous_images,
-                seed=ev.seed,
-                width_px=d.width_px,
-                height_px=d.height_px,
-                families=d.families,
-            )
+            return evaluate_for_config(model_dir, cfg)
 
         command = "ironcell " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         if skip_fit and cfg.init_checkpoint is None:
@@ -95,25 +85,15 @@ def _register_anomaly(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
         """Image and pixel AUROC on held-out parts with flaws no detector class describes."""
         from cell_control.config import ConfigError, load_model
         from models.anomaly.config import TrainAnomalyConfig
-        from models.anomaly.evaluate import evaluate_model_dir
+        from models.anomaly.evaluate import evaluate_for_config
 
         try:
             cfg = load_model(TrainAnomalyConfig, config) if config.exists() else TrainAnomalyConfig()
         except ConfigError as exc:
             typer.echo(f"config error:\n{exc}", err=True)
             raise typer.Exit(2) from exc
-        ev, d = cfg.evaluation, cfg.data
         try:
-            result = evaluate_model_dir(
-                model,
-                normal=count or ev.normal_images,
-                anomalous=count or ev.anomalous_images,
-                seed=ev.seed,
-                width_px=d.width_px,
-                height_px=d.height_px,
-                families=d.families,
-                data_dir=data,
-            )
+            result = evaluate_for_config(model, cfg, count=count, data_dir=data)
         except (FileNotFoundError, ValueError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc

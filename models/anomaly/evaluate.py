@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from models.anomaly.config import TrainAnomalyConfig
 from models.anomaly.metrics import BinnedAuroc, auroc
 from models.anomaly.sim_data import EvalSample
 from vision.anomaly import OnnxAnomalyScorer
@@ -88,3 +89,20 @@ def evaluate_model_dir(
     result["data"] = source
     result["model_version"] = scorer.version
     return result
+
+
+def evaluate_for_config(
+    model_dir: Path, cfg: TrainAnomalyConfig, *, count: int | None = None, data_dir: Path | None = None
+) -> dict[str, Any]:
+    """The held-out evaluation a training config names (count overrides both class sizes)."""
+    ev, d = cfg.evaluation, cfg.data
+    return evaluate_model_dir(
+        model_dir,
+        normal=count or ev.normal_images,
+        anomalous=count or ev.anomalous_images,
+        seed=ev.seed,
+        width_px=d.width_px,
+        height_px=d.height_px,
+        families=d.families,
+        data_dir=data_dir,
+    )

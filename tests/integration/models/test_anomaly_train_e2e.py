@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from models.anomaly.config import TrainAnomalyConfig
-from models.anomaly.evaluate import evaluate_model_dir
+from models.anomaly.evaluate import evaluate_for_config
 from models.anomaly.train import train_anomaly
 from vision.anomaly import load_anomaly_scorer
 from vision.roles import AnomalyScorer
@@ -33,16 +33,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainAnomalyConfi
     cfg = TrainAnomalyConfig.model_validate(TINY | {"out_dir": str(root / "out"), "work_dir": str(root / "work")})
 
     def evaluate(model_dir: Path) -> dict:
-        d, ev = cfg.data, cfg.evaluation
-        return evaluate_model_dir(
-            model_dir,
-            normal=ev.normal_images,
-            anomalous=ev.anomalous_images,
-            seed=ev.seed,
-            width_px=d.width_px,
-            height_px=d.height_px,
-            families=d.families,
-        )
+        return evaluate_for_config(model_dir, cfg)
 
     card = train_anomaly(cfg, "pytest tiny run", evaluate=evaluate)
     return cfg, card
