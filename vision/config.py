@@ -20,7 +20,7 @@ class XraySimConfig(_Strict):
     flaw_free_share: float = Field(0.6, ge=0.0, le=1.0, description="share of parts with no flaw")
     kv_jitter: float = Field(0.0, ge=0.0, le=100.0, description="tube voltage drawn in tube_kv +/- this, kV")
     randomise: float = Field(0.3, ge=0.0, le=1.0, description="look variation between shots (0: nominal station)")
-    min_cnr: float = Field(1.5, ge=0.0, le=100.0, description="flaws fainter than this contrast-to-noise are not made")
+    min_cnr: float = Field(2.5, ge=0.0, le=100.0, description="flaws fainter than this contrast-to-noise are not made")
     max_flaws: int = Field(4, ge=1, le=30, description="most flaws in one flawed part")
     detector_seed: int = Field(0, ge=0, description="seeds the simulated detector's fixed pattern")
 

@@ -24,7 +24,7 @@ from vision.types import FlawClass
 log = logging.getLogger(__name__)
 
 PAD_GREY = 114
-DEFAULT_SIM_OVERRIDES: dict[str, Any] = {"min_cnr": 1.5}
+DEFAULT_SIM_OVERRIDES: dict[str, Any] = {"min_cnr": 2.5}
 
 
 def read_yolo_labels(label_file: Path, width: int, height: int) -> np.ndarray:

@@ -16,13 +16,13 @@ HELDOUT_VARIANTS: tuple[tuple[str, float, dict[str, Any]], ...] = (
         "ii_hot_noisy",
         0.6,
         {"detector_mode": "image_intensifier", "width_px": 700, "height_px": 700, "kv_min": 205, "kv_max": 260,
-         "noise_scale": 1.9, "detector_seed": 90, "min_cnr": 1.5},
+         "noise_scale": 1.9, "detector_seed": 90, "min_cnr": 2.5},
     ),
     (
         "fp_hot_noisy",
         0.4,
         {"detector_mode": "flat_panel", "width_px": 1100, "height_px": 900, "kv_min": 205, "kv_max": 260,
-         "noise_scale": 1.9, "detector_seed": 91, "min_cnr": 1.5},
+         "noise_scale": 1.9, "detector_seed": 91, "min_cnr": 2.5},
     ),
 )  # fmt: skip
 

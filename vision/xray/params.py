@@ -47,10 +47,13 @@ class XraySimParams(BaseModel):
     max_flaws: int = Field(4, ge=1, le=30, description="most flaws in one flawed part")
     flaw_size_mm: tuple[float, float] = Field((0.5, 11.0), description="true flaw size range, mm")
     min_cnr: float = Field(
-        1.5, ge=0.0, le=100.0, description="flaws whose contrast-to-noise ratio is below are not rendered"
+        2.5, ge=0.0, le=100.0, description="flaws whose contrast-to-noise ratio is below are not rendered"
     )
     min_snr: float = Field(
-        5.0, ge=0.0, le=1000.0, description="flaws whose whole-flaw SNR (Rose criterion) is below are not rendered"
+        8.0, ge=0.0, le=1000.0, description="flaws whose whole-flaw SNR (Rose criterion) is below are not rendered"
+    )
+    min_contrast_gl: float = Field(
+        2.0, ge=0.0, le=255.0, description="8-bit displays: flaws changing the grey level less than this are dropped"
     )
     anomaly_kinds: tuple[str, ...] = Field((), description=f"anomaly-only kinds to add, from {ANOMALY_KINDS}")
     anomaly_share: float = Field(0.5, ge=0.0, le=1.0, description="share of flawed parts with anomaly kinds")

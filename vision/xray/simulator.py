@@ -108,6 +108,7 @@ class XraySimulator:
         scat = scatter(primary, e)
         drafts = self._draw_flaws(rng, flawed, thickness, t_total, primary, scat, e, mmpp)
         instance = np.zeros((p.height_px, p.width_px), np.int32)
+        primary_sound = primary.copy() if drafts and p.detector_mode != DetectorMode.FLAT_PANEL else None
         if drafts:
             t_eff = t_total.copy()
             for i, (d, _, _) in enumerate(drafts, start=1):
@@ -122,7 +123,15 @@ class XraySimulator:
             pixels = flat_panel_counts(quanta, e, det, rng)
             inst_out, mat_out, thick_out = instance, material, thickness
         else:
-            y = intensifier_display(quanta, e, det, material, rng, r)
+            display_seed = int(rng.integers(0, 2**63))
+            y = intensifier_display(quanta, e, det, material, np.random.default_rng(display_seed), r)
+            if primary_sound is not None:
+                # the same display (same draws, same noise) of the part without its flaws: what the flaw adds to
+                # the final grey levels, after windowing, compression and clipping
+                flaw_quanta = blur(blur(primary - primary_sound, e.focal_blur_px), e.detector_blur_px)
+                flaw_quanta *= np.float32(e.photons_open)
+                sound = intensifier_display(quanta - flaw_quanta, e, det, material, np.random.default_rng(display_seed), r)
+                drafts = _display_visibility(drafts, instance, y, sound, flaw_quanta, quanta, e, p.min_contrast_gl)
             k = draw_distortion_k(rng, r)
             if k > 0:
                 mx, my = pincushion_maps(p.height_px, p.width_px, k)
@@ -145,7 +154,7 @@ class XraySimulator:
                 decoded = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if ok else None
                 pixels = pixels if decoded is None else np.asarray(decoded, np.uint8)
 
-        instances = _instances(inst_out, drafts, pixels)
+        instances = _instances(inst_out, drafts, pixels, p.min_cnr, p.min_snr)
         true_flaws = tuple(
             TrueFlaw(f.flaw_class, f.bbox_xyxy_px, f.size_mm, f.depth_mm, f.cnr)
             for f in instances
@@ -221,12 +230,61 @@ class XraySimulator:
         return out
 
 
+_LSB_8BIT = 1.0 / 255.0
+
+
+def _display_visibility(
+    drafts: list[tuple[FlawDraft, float, float]],
+    instance: np.ndarray,
+    shown: np.ndarray,
+    sound: np.ndarray,
+    flaw_quanta: np.ndarray,
+    quanta: np.ndarray,
+    e: Exposure,
+    min_contrast_gl: float,
+) -> list[tuple[FlawDraft, float, float]]:
+    """CNR and SNR of each flaw measured in the displayed 8-bit grey levels rather than in the linear signal.
+
+    The intensifier's log curve, gamma and window squeeze contrast and noise alike, until the noise falls under
+    one grey level: from there quantisation, not the quanta, sets the noise floor, and a flaw fainter than a
+    grey level vanishes. Saturation likewise flattens a flaw to nothing. The display gain is measured, not
+    modelled: grey-level change per quantum between the shown frame and the same frame without the flaws. A
+    flaw that changes the grey level by less than `min_contrast_gl` (in the dark or bright ends of a compressed
+    display) gets CNR and SNR 0: an inspector cannot see it however quiet the image."""
+    quant = _LSB_8BIT / math.sqrt(12.0)
+    out = []
+    for i, (d, cnr_lin, snr_lin) in enumerate(drafts, start=1):
+        win = d.window
+        own = instance[win] == i
+        if not own.any():
+            out.append((d, 0.0, 0.0))
+            continue
+        contrast = float((shown[win] - sound[win])[own].mean())
+        dq = float(flaw_quanta[win][own].mean())
+        gain = abs(contrast / dq) if abs(dq) > 1e-9 else 0.0
+        level = float((quanta[win] - flaw_quanta[win])[own].mean()) / e.photons_open
+        sd = gain * noise_sigma_rel(level, e) * e.photons_open
+        white = gain * noise_sigma_rel(level, e, after_blur=False) * e.photons_open
+        area = float(np.count_nonzero(own))
+        if abs(contrast) < min_contrast_gl * _LSB_8BIT:
+            out.append((d, 0.0, 0.0))
+            continue
+        cnr = min(cnr_lin, abs(contrast) / math.hypot(sd, quant))
+        snr = min(snr_lin, abs(contrast) * math.sqrt(area) / math.hypot(white, quant))
+        out.append((d, round(cnr, 3), round(snr, 3)))
+    return out
+
+
 def _instances(
-    instance: np.ndarray, drafts: list[tuple[FlawDraft, float, float]], pixels: np.ndarray
+    instance: np.ndarray,
+    drafts: list[tuple[FlawDraft, float, float]],
+    pixels: np.ndarray,
+    min_cnr: float = 0.0,
+    min_snr: float = 0.0,
 ) -> tuple[FlawTruth, ...]:
-    """Boxes from the final (possibly distorted) mask. An instance distorted away entirely, or lying mostly in
-    saturated pixels (the window clipped it to white or black, so nothing of it can be seen), is dropped from
-    the truth and erased from the mask."""
+    """Boxes from the final (possibly distorted) mask. An instance distorted away entirely, lying mostly in
+    saturated pixels (the window clipped it to white or black, so nothing of it can be seen), or too faint in
+    the final grey levels (below min_cnr or min_snr) is dropped from the truth and erased from the mask."""
     top = 255 if pixels.dtype == np.uint8 else 65535
     if not drafts:
         return ()
@@ -245,7 +303,8 @@ def _instances(
             continue
         own = inst_sub[sl] == i
         px = px_sub[sl][own]
-        if np.count_nonzero((px == 0) | (px == top)) > 0.5 * px.size:
+        faint = cnr < min_cnr or snr < min_snr
+        if faint or np.count_nonzero((px == 0) | (px == top)) > 0.5 * px.size:
             inst_sub[sl][own] = 0
             continue
         ys, xs = sl

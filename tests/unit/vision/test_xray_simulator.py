@@ -228,3 +228,37 @@ def test_through_hole_closes_when_tilted_and_metal_volume_is_kept(tilt_deg: floa
         assert float(centre.min()) == 0.0  # face-on the hole is open
     else:  # 40 mm deep, 20 mm wide: from 30 deg on no ray gets through
         assert float(path[240:361, 240:361].min()) > 5.0
+
+
+def _intensifier_porosity(n: int, **kw: object):  # type: ignore[no-untyped-def]
+    return _shots(n, flaw_mix=parse_flaw_mix("porosity"), detector_mode=DetectorMode.IMAGE_INTENSIFIER, **kw)
+
+
+def test_intensifier_labels_only_flaws_seen_in_the_final_grey_levels() -> None:
+    """Every labelled pore of an 8-bit frame is brighter than the same-thickness metal around it in the saved
+    pixels, not only in the linear signal before the display squeezed it."""
+    brighter, total = 0, 0
+    for shot in _intensifier_porosity(40, randomise=0.5):
+        px = shot.image.pixels.astype(np.float64)
+        for f in shot.instances:
+            assert f.cnr >= 2.5 and f.snr >= 8.0, f
+            x0, y0, x1, y1 = (int(v) for v in f.bbox_xyxy_px)
+            m = shot.instance_mask == f.instance_id
+            ring = np.zeros_like(m)
+            ring[max(0, y0 - 3) : y1 + 3, max(0, x0 - 3) : x1 + 3] = True
+            t_flaw = float(shot.thickness_mm[m].mean())
+            ring &= ~m & shot.material_mask & (np.abs(shot.thickness_mm - t_flaw) < 0.05 * t_flaw)
+            if ring.sum() < 10:
+                continue
+            total += 1
+            brighter += px[m].mean() > px[ring].mean() + 0.5
+    assert total >= 10 and brighter / total >= 0.9, (brighter, total)
+
+
+def test_flaws_too_faint_for_the_display_are_dropped_and_erased() -> None:
+    """A grey-level floor no flaw can reach leaves flawed parts with no labels and empty masks; the default
+    floor keeps most of them."""
+    none_left = _intensifier_porosity(8, min_contrast_gl=250.0)
+    assert all(not s.instances and not s.instance_mask.any() for s in none_left)
+    kept = _intensifier_porosity(8)
+    assert sum(len(s.instances) for s in kept) >= 6
