@@ -4,6 +4,9 @@ tau = J^T (K e - D (J dq - v_goal) + F_ff) + N (K_n (q_n - q) - D_n dq) + bias, 
 (libfranka's choice: unit-mass damping), N the nullspace projector of J, bias = qfrc_bias (gravity,
 Coriolis and centrifugal terms from the model). The command is clipped to the joint torque limits, then
 to the torque-rate limit around the last applied torque; the function returns what is actually applied.
+
+This NumPy version is the reference. The 1 kHz tick runs the same law compiled (robot.control_kernel),
+through `impedance_torque_fast` or the kernel itself; tests hold the two to 1e-9.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from typing import NamedTuple
 
 import mujoco
 import numpy as np
+
+from robot import control_kernel as ck
 
 
 class ArmState(NamedTuple):
@@ -46,6 +51,7 @@ class ControlGains:
     damping: np.ndarray = field(init=False, repr=False)
     null_damping: float = field(init=False, repr=False)
     rate_step_nm: float = field(init=False, repr=False)
+    packed: np.ndarray = field(init=False, repr=False)  # the same gains for the compiled kernels
 
     def __post_init__(self) -> None:
         k = np.array([self.k_trans_n_per_m] * 3 + [self.k_rot_nm_per_rad] * 3)
@@ -53,6 +59,15 @@ class ControlGains:
         object.__setattr__(self, "damping", 2.0 * self.damping_ratio * np.sqrt(k))
         object.__setattr__(self, "null_damping", 2.0 * self.damping_ratio * float(np.sqrt(self.k_null_nm_per_rad)))
         object.__setattr__(self, "rate_step_nm", self.torque_rate_limit_nm_per_s * self.dt_s)
+        packed = ck.pack_params(
+            self.stiffness,
+            self.damping,
+            self.k_null_nm_per_rad,
+            self.null_damping,
+            self.rate_step_nm,
+            np.asarray(self.torque_limits_nm, dtype=float),
+        )
+        object.__setattr__(self, "packed", packed)
 
 
 class ControlOutput(NamedTuple):
@@ -119,3 +134,53 @@ def joint_hold_torque(
     step = gains.rate_step_nm
     tau = np.minimum(np.maximum(tau, -lim), lim)
     return np.minimum(np.maximum(tau, tau_prev_nm - step), tau_prev_nm + step)
+
+
+def impedance_torque_fast(
+    state: ArmState, goal: ImpedanceGoal, gains: ControlGains, tau_prev_nm: np.ndarray, out: np.ndarray | None = None
+) -> ControlOutput:
+    """`impedance_torque` through the compiled kernel. The arrays of the result are views of `out`
+    (`control_kernel.OUT_SIZE` floats, made here when not given): they change when `out` is used again."""
+    if out is None:
+        out = np.empty(ck.OUT_SIZE)
+    flags = ck.impedance_kernel(*state, *goal, gains.packed, tau_prev_nm, out)
+    return ControlOutput(
+        out[ck.O_TAU : ck.O_TAU + 7],
+        out[ck.O_CMD : ck.O_CMD + 7],
+        bool(flags & ck.SATURATED),
+        bool(flags & ck.RATE_LIMITED),
+        out[ck.O_TWIST : ck.O_TWIST + 6],
+        out[ck.O_ERR : ck.O_ERR + 6],
+    )
+
+
+def joint_hold_torque_fast(
+    q: np.ndarray,
+    dq: np.ndarray,
+    q_goal: np.ndarray,
+    bias_nm: np.ndarray,
+    kp_nm_per_rad: float,
+    gains: ControlGains,
+    tau_prev_nm: np.ndarray,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """`joint_hold_torque` through the compiled kernel, written into `out` (7 floats) and returned."""
+    if out is None:
+        out = np.empty(7)
+    kd = 2.0 * gains.damping_ratio * math.sqrt(kp_nm_per_rad)
+    ck.joint_hold_kernel(q, dq, q_goal, bias_nm, kp_nm_per_rad, kd, gains.packed, tau_prev_nm, out)
+    return out
+
+
+def warm_up() -> None:
+    """Compile (or load from the on-disk cache) the kernels for the array layouts the runtime passes,
+    so that no tick of a control loop pays for it."""
+    rng = np.random.default_rng(0)
+    lim = np.full(7, 50.0)
+    gains = ControlGains(1000.0, 100.0, 1.0, 10.0, lim, 1000.0, 0.001)
+    wide = rng.normal(size=(6, 20))
+    for jac in (wide[:, 3:10], np.ascontiguousarray(wide[:, 3:10])):  # a view into the model's Jacobian, or not
+        st = ArmState(np.zeros(7), np.zeros(7), np.zeros(3), np.eye(3), jac, np.zeros(7))
+        goal = ImpedanceGoal(np.zeros(3), np.array([1.0, 0.0, 0.0, 0.0]), np.zeros(6), np.zeros(7), np.zeros(6))
+        impedance_torque_fast(st, goal, gains, np.zeros(7))
+    joint_hold_torque_fast(np.zeros(7), np.zeros(7), np.zeros(7), np.zeros(7), 100.0, gains, np.zeros(7))

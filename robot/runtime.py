@@ -6,14 +6,16 @@ computes) and inside tests (`InProcessSimRobot`), so both take the same code pat
 
 from __future__ import annotations
 
-import time
+import math
 from collections import deque
 from collections.abc import Generator
+from time import perf_counter_ns, thread_time_ns
 
 import numpy as np
 
 from robot.config import RobotConfig
-from robot.controller import ControlGains, ImpedanceGoal, impedance_torque, joint_hold_torque
+from robot.control_kernel import O_POS_ERR, O_SPEED, O_TAU, OUT_SIZE, impedance_kernel, joint_hold_kernel
+from robot.controller import ControlGains, warm_up
 from robot.kinematics import mat_to_quat
 from robot.pick_place import PickPlaceOutcome, arm_for, check_task, pick_place
 from robot.safety import SafetyMonitor, StopEvent
@@ -62,6 +64,7 @@ class RobotRuntime:
         self._cat1_deadline_s: float | None = None
         self.tick_ns = np.zeros(TICK_SAMPLES, dtype=np.int64)
         self.tick_total_ns = np.zeros(TICK_SAMPLES, dtype=np.int64)
+        self.tick_cpu_ns = np.zeros(TICK_SAMPLES, dtype=np.int64)
         self.ticks = 0
         self.recoveries = 0
         self.interventions = 0
@@ -71,6 +74,13 @@ class RobotRuntime:
         self._z6 = np.zeros(6)
         self._ff = np.zeros(6)
         self._ff_kg = 0.0
+        # Preallocated for the tick: the kernel's output, its applied-torque view, the packed gains.
+        self._out = np.zeros(OUT_SIZE)
+        self._out_tau = self._out[O_TAU : O_TAU + 7]
+        self._params = self.gains.packed
+        self._idle_gains = (IDLE_ARM_KP_NM_PER_RAD, 2.0 * g.damping_ratio * math.sqrt(IDLE_ARM_KP_NM_PER_RAD))
+        self._other = {side: next(o for o in ARMS if o != side) for side in ARMS}
+        warm_up()
 
     # --- commands (called between ticks) -------------------------------------------------------------
     def submit(self, task: PickPlaceTask) -> None:
@@ -102,21 +112,24 @@ class RobotRuntime:
 
     # --- the tick ------------------------------------------------------------------------------------
     def tick(self) -> None:
-        t0 = time.perf_counter_ns()
+        # Wall time (perf_counter) and this thread's CPU time (thread_time): on a shared machine the first
+        # also counts time the scheduler gave to other processes, the second only this loop's own work.
+        t0 = perf_counter_ns()
+        c0 = thread_time_ns()
         sim = self.sim
         if self.job is None and self.queue and not self.safety.stopped:
             self._start(self.queue.popleft())
         side = self.active
         ctx = self.ctx[side]
         st = sim.arm_state(side)
-        ctx.contact = sim.contacts(side, ctx.family, ctx.held)
+        ctx.contact = contact = sim.contacts(side, ctx.family, ctx.held)
         if self.job is not None:
             try:
                 next(self.job)
             except StopIteration as done:
                 self._finish(done.value)
-        if self.job is not None and ctx.contact.external_n > self._task_peak_n:
-            self._task_peak_n = ctx.contact.external_n
+        if self.job is not None and contact.external_n > self._task_peak_n:
+            self._task_peak_n = contact.external_n
         goal = ctx.goal
         ff = self._z6
         if ctx.payload_kg:
@@ -124,35 +137,31 @@ class RobotRuntime:
                 self._ff_kg = ctx.payload_kg
                 self._ff = np.array([0.0, 0.0, ctx.payload_kg * GRAVITY, 0.0, 0.0, 0.0])
             ff = self._ff
-        out = impedance_torque(
-            st, ImpedanceGoal(goal.pos_m, goal.quat_wxyz, goal.twist, ctx.q_null, ff), self.gains, self.tau[side]
-        )
-        e = out.error
-        ctx.pos_error_m = float(np.sqrt(e[0] * e[0] + e[1] * e[1] + e[2] * e[2]))
-        v = out.twist
-        speed = float(np.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]))
-        ev = self.safety.check(sim.time_s, st.tcp_pos_m, speed, ctx.contact.external_n)
+        out = self._out
+        tau = self.tau[side]
+        # The compiled impedance law (robot.control_kernel; same torques as controller.impedance_torque).
+        impedance_kernel(*st, goal.pos_m, goal.quat_wxyz, goal.twist, ctx.q_null, ff, self._params, tau, out)
+        ctx.pos_error_m = float(out[O_POS_ERR])
+        speed = float(out[O_SPEED])
+        ev = self.safety.check(sim.time_s, st.tcp_pos_m, speed, contact.external_n)
         if ev is not None:
             self._on_stop(ev, requested=False)
         if self._cat1_deadline_s is not None and (sim.time_s >= self._cat1_deadline_s or speed < 0.01):
             self._engage_brakes()
-        self.tau[side] = out.tau_nm
-        sim.set_arm_torque(side, out.tau_nm)
+        tau[:] = self._out_tau
+        sim.set_arm_torque(side, tau)
         sim.set_grip_force(side, ctx.grip_force_command_n())
-        for other in ARMS:
-            if other == side:
-                continue
-            d = sim.d
-            qs, ds = sim.qpos_slice[other], sim.dof_slice[other]
-            q, dq, bias = d.qpos[qs], d.qvel[ds], d.qfrc_bias[ds]
-            self.tau[other] = joint_hold_torque(
-                q, dq, self.hold_q[other], bias, IDLE_ARM_KP_NM_PER_RAD, self.gains, self.tau[other]
-            )
-            sim.set_arm_torque(other, self.tau[other])
-            sim.set_grip_force(other, self.ctx[other].grip_force_command_n())
+        other = self._other[side]
+        ost = sim.arm_views(other)
+        otau = self.tau[other]
+        # Updates the idle arm's torque in place (the kernel reads each joint's previous torque first).
+        joint_hold_kernel(ost.q, ost.dq, self.hold_q[other], ost.bias_nm, *self._idle_gains, self._params, otau, otau)
+        sim.set_arm_torque(other, otau)
+        sim.set_grip_force(other, self.ctx[other].grip_force_command_n())
         if self._brake_q:
             self._apply_brakes()
-        t_ctrl = time.perf_counter_ns()
+        c_ctrl = thread_time_ns()
+        t_ctrl = perf_counter_ns()
         sim.step()
         if self._brake_q:
             self._apply_brakes()
@@ -160,7 +169,8 @@ class RobotRuntime:
         # Controller work (sensing, skills, control law, safety) apart from the simulated plant's step:
         # on a real arm only the first part runs in the loop.
         self.tick_ns[i] = t_ctrl - t0
-        self.tick_total_ns[i] = time.perf_counter_ns() - t0
+        self.tick_cpu_ns[i] = c_ctrl - c0
+        self.tick_total_ns[i] = perf_counter_ns() - t0
         self.ticks += 1
 
     # --- task lifecycle ------------------------------------------------------------------------------
@@ -274,7 +284,7 @@ class RobotRuntime:
         d = self.sim.d
         for side, q in self._brake_q.items():
             a = self.sim.arms[side]
-            self.tau[side] = np.zeros(7)
+            self.tau[side][:] = 0.0
             d.ctrl[a.act] = 0.0
             d.qpos[a.qpos] = q
             d.qvel[a.dof] = 0.0
@@ -310,11 +320,17 @@ class RobotRuntime:
         n = min(self.ticks, TICK_SAMPLES)
         us = self.tick_ns[:n] / 1000.0 if n else np.zeros(1)
         total = self.tick_total_ns[:n] / 1000.0 if n else np.zeros(1)
+        cpu = self.tick_cpu_ns[:n] / 1000.0 if n else np.zeros(1)
         return {
             "ticks": float(self.ticks),
+            # Wall-clock (perf_counter) time of the controller's work per tick, preemption included.
             "tick_compute_us_p50": float(np.percentile(us, 50)),
             "tick_compute_us_p99": float(np.percentile(us, 99)),
             "tick_compute_us_max": float(us.max()),
+            # The same span in this thread's CPU time (thread_time): the work alone.
+            "tick_compute_thread_cpu_us_p50": float(np.percentile(cpu, 50)),
+            "tick_compute_thread_cpu_us_p99": float(np.percentile(cpu, 99)),
+            "tick_compute_thread_cpu_us_max": float(cpu.max()),
             "tick_with_physics_us_p50": float(np.percentile(total, 50)),
             "tick_with_physics_us_p99": float(np.percentile(total, 99)),
             "tick_with_physics_us_max": float(total.max()),

@@ -57,11 +57,16 @@ class SafetyMonitor:
             )
         elif tcp_speed_m_per_s > self.speed_limit_m_per_s:
             reason = f"tool speed {tcp_speed_m_per_s:.2f} m/s above the limit {self.speed_limit_m_per_s:.2f} m/s"
-        elif not all(lo <= x <= hi for lo, x, hi in zip(self._lo, tcp_pos_m.tolist(), self._hi, strict=True)):
+        elif not self._inside(tcp_pos_m):
             reason = f"tool at {np.round(tcp_pos_m, 3).tolist()} m outside the workspace"
         if not reason:
             return None
         return self.trigger(2, reason, time_s)
+
+    def _inside(self, pos_m: np.ndarray) -> bool:
+        x, y, z = pos_m.tolist()
+        lo, hi = self._lo, self._hi
+        return lo[0] <= x <= hi[0] and lo[1] <= y <= hi[1] and lo[2] <= z <= hi[2]
 
     def trigger(self, category: int, reason: str, time_s: float) -> StopEvent:
         if category not in (0, 1, 2):

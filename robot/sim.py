@@ -60,9 +60,30 @@ class CellSim:
             elif b in self.part_body.values():
                 cls[g] = b
         self._geom_class = cls.tolist()
-        self._jp = np.zeros((3, self.m.nv))
-        self._jr = np.zeros((3, self.m.nv))
         self._f6 = np.zeros(6)
+        # Per arm, the state the controller reads as views into MjData (no copies per tick), and a
+        # (6, nv) Jacobian buffer that mj_jacSite fills in place; the arm's 7 columns are a view of it.
+        d = self.d
+        self._jac_full = {side: np.zeros((6, self.m.nv)) for side in ARMS}
+        self._arm_views = {
+            side: ArmState(
+                d.qpos[self._qs[side]],
+                d.qvel[self._ds[side]],
+                d.site_xpos[a.tcp_site],
+                d.site_xmat[a.tcp_site].reshape(3, 3),
+                self._jac_full[side][:, self._ds[side]],
+                d.qfrc_bias[self._ds[side]],
+            )
+            for side, a in self.arms.items()
+        }
+        self._jac_rows = {side: (j[:3], j[3:]) for side, j in self._jac_full.items()}
+        self._tcp_site = {side: a.tcp_site for side, a in self.arms.items()}
+        # MjData's arrays, held once (each attribute access makes a new array object) with the finger indices.
+        self._qpos, self._qvel, self._ctrl = d.qpos, d.qvel, d.ctrl
+        self._grip_act = {side: a.grip_act for side, a in self.arms.items()}
+        self._finger_qpos = {side: a.finger_qpos for side, a in self.arms.items()}
+        self._finger_dof0 = {side: a.finger_dof[0] for side, a in self.arms.items()}
+        self._ctrl_arm = {side: d.ctrl[int(a.act[0]) : int(a.act[0]) + 7] for side, a in self.arms.items()}
         self.arm_moving_mass_kg = float(sum(self.m.body_mass[b] for b in self.arms["right"].body_ids))
         for side, a in self.arms.items():
             self.d.qpos[a.qpos] = home_joint_positions(side)
@@ -79,39 +100,37 @@ class CellSim:
         mujoco.mj_step(self.m, self.d)
 
     def set_arm_torque(self, side: str, tau_nm: np.ndarray) -> None:
-        a = self.arms[side].act
-        self.d.ctrl[a[0] : a[0] + 7] = tau_nm
+        self._ctrl_arm[side][:] = tau_nm
 
     def set_grip_force(self, side: str, force_n: float) -> None:
         """Positive opens, negative closes: the force on each finger (the fingers are coupled)."""
-        a, b = self.arms[side].grip_act
-        self.d.ctrl[a] = force_n
-        self.d.ctrl[b] = force_n
+        a, b = self._grip_act[side]
+        ctrl = self._ctrl
+        ctrl[a] = force_n
+        ctrl[b] = force_n
 
     def finger_gap_m(self, side: str) -> float:
-        a, b = self.arms[side].finger_qpos
-        return float(self.d.qpos[a] + self.d.qpos[b])
+        a, b = self._finger_qpos[side]
+        q = self._qpos
+        return float(q[a] + q[b])
 
     def finger_speed_m_per_s(self, side: str) -> float:
-        return float(self.d.qvel[self.arms[side].finger_dof[0]])
+        return float(self._qvel[self._finger_dof0[side]])
 
     # --- state ---------------------------------------------------------------------------------------
     def arm_state(self, side: str) -> ArmState:
-        site = self.arms[side].tcp_site
-        ds = self._ds[side]
-        d = self.d
-        mujoco.mj_jacSite(self.m, d, self._jp, self._jr, site)
-        jac = np.empty((6, 7))
-        jac[:3] = self._jp[:, ds]
-        jac[3:] = self._jr[:, ds]
-        return ArmState(
-            d.qpos[self._qs[side]].copy(),
-            d.qvel[ds].copy(),
-            d.site_xpos[site].copy(),
-            d.site_xmat[site].reshape(3, 3).copy(),
-            jac,
-            d.qfrc_bias[ds].copy(),
-        )
+        """The arm's state for the controller, with its Jacobian brought up to date.
+
+        Every array is a view into the simulation (the Jacobian into a buffer of this object): read it
+        before the next step, copy what must outlive the tick. No allocation, one MuJoCo call.
+        """
+        jp, jr = self._jac_rows[side]
+        mujoco.mj_jacSite(self.m, self.d, jp, jr, self._tcp_site[side])
+        return self._arm_views[side]
+
+    def arm_views(self, side: str) -> ArmState:
+        """The same views without refreshing the Jacobian (for the joint-space hold of the idle arm)."""
+        return self._arm_views[side]
 
     def joint_positions(self) -> np.ndarray:
         return np.concatenate([self.d.qpos[a.qpos] for a in self.arms.values()])

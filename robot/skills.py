@@ -115,9 +115,15 @@ class SkillContext:
             return
         d = self.sim.d
         site = self.sim.arms[self.side].tcp_site
-        # Views, no copies: this runs every tick while a part is held.
-        rel = (d.xpos[self.sim.part_body[self.family]] - d.site_xpos[site]) @ d.site_xmat[site].reshape(3, 3)
-        dx, dy, dz = (rel - self._rel_part).tolist()
+        # The part's offset in the tool frame, R^T (p - s), in scalars: this runs every tick while a part is held.
+        px, py, pz = d.xpos[self.sim.part_body[self.family]].tolist()
+        sx, sy, sz = d.site_xpos[site].tolist()
+        r = d.site_xmat[site].tolist()
+        px, py, pz = px - sx, py - sy, pz - sz
+        rx, ry, rz = self._rel_part.tolist()
+        dx = px * r[0] + py * r[3] + pz * r[6] - rx
+        dy = px * r[1] + py * r[4] + pz * r[7] - ry
+        dz = px * r[2] + py * r[5] + pz * r[8] - rz
         moved = math.sqrt(dx * dx + dy * dy + dz * dz)
         self._no_contact_ticks = self._no_contact_ticks + 1 if self.contact.finger_part_contacts == 0 else 0
         gap = self.sim.finger_gap_m(self.side)

@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-import mujoco
 import numpy as np
 
 from robot.kinematics import quat_error, quat_to_mat
@@ -61,6 +60,13 @@ class MinJerkSegment:
     duration_s: float
     _axis: np.ndarray = field(repr=False)
     _angle: float = field(repr=False)
+    # The same numbers as Python floats: `at` runs every tick, and float arithmetic on a handful of
+    # scalars costs less than the dozen small NumPy operations it replaces.
+    _f: tuple[float, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        f = (*self.p0.tolist(), *(self.p1 - self.p0).tolist(), *self.q0.tolist(), *self._axis.tolist())
+        object.__setattr__(self, "_f", f)
 
     @staticmethod
     def plan(
@@ -89,18 +95,26 @@ class MinJerkSegment:
         tau = min(max(t_s / self.duration_s, 0.0), 1.0)
         s = tau**3 * (10.0 - 15.0 * tau + 6.0 * tau * tau)
         ds = 30.0 * tau * tau * (1.0 - tau) ** 2 / self.duration_s
-        if self._angle > 0.0:
-            dq = np.empty(4)
-            mujoco.mju_axisAngle2Quat(dq, self._axis, self._angle * s)
-            q = np.empty(4)
-            mujoco.mju_mulQuat(q, dq, self.q0)
+        px, py, pz, dx, dy, dz, w0, x0, y0, z0, ax, ay, az = self._f
+        angle = self._angle
+        if angle > 0.0:
+            # mju_axisAngle2Quat then mju_mulQuat(dq, q0), written out.
+            h = 0.5 * angle * s
+            c, sn = math.cos(h), math.sin(h)
+            dw, dxq, dyq, dzq = c, ax * sn, ay * sn, az * sn
+            q = (
+                dw * w0 - dxq * x0 - dyq * y0 - dzq * z0,
+                dw * x0 + dxq * w0 + dyq * z0 - dzq * y0,
+                dw * y0 - dxq * z0 + dyq * w0 + dzq * x0,
+                dw * z0 + dxq * y0 - dyq * x0 + dzq * w0,
+            )
         else:
-            q = self.q1
-        dp = self.p1 - self.p0
-        twist = np.empty(6)
-        twist[:3] = ds * dp
-        twist[3:] = self._axis * (ds * self._angle)
-        return Setpoint(self.p0 + s * dp, q, twist)
+            q = tuple(self.q1.tolist())
+        wv = ds * angle
+        buf = np.array(
+            (px + s * dx, py + s * dy, pz + s * dz, *q, ds * dx, ds * dy, ds * dz, ax * wv, ay * wv, az * wv)
+        )
+        return Setpoint(buf[0:3], buf[3:7], buf[7:13])
 
     @property
     def end(self) -> Setpoint:

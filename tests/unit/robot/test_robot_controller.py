@@ -7,11 +7,20 @@ import numpy as np
 import pytest
 
 from robot.config import RobotConfig
-from robot.controller import ArmState, ControlGains, ImpedanceGoal, impedance_torque
+from robot.controller import (
+    ArmState,
+    ControlGains,
+    ImpedanceGoal,
+    impedance_torque,
+    impedance_torque_fast,
+    joint_hold_torque,
+    joint_hold_torque_fast,
+)
 from robot.kinematics import mat_to_quat, quat_to_mat, rot_z, rotation_error, solve_ik
 from robot.runtime import RobotRuntime
 from robot.scene import TORQUE_LIMITS_NM, home_joint_positions
 from robot.skills import move_to
+from robot.trajectory import Setpoint
 
 LIM = np.array(TORQUE_LIMITS_NM)
 
@@ -81,6 +90,81 @@ def test_nullspace_term_does_not_push_the_tool() -> None:
     assert np.linalg.norm(st.jac.T @ wrench - out.tau_nm) > 1e-3  # posture torque present...
     # ...but it lies in the nullspace of J: no tool velocity, no tool force (projector damped by 1e-4).
     assert np.linalg.norm(st.jac @ out.tau_nm) < 1e-2 * np.linalg.norm(out.tau_nm)
+
+
+def _random_rotation(rng: np.random.Generator) -> np.ndarray:
+    q = rng.normal(size=4)
+    return quat_to_mat(q / np.linalg.norm(q))
+
+
+def test_compiled_law_gives_the_reference_torques() -> None:
+    """The tick runs the compiled kernel; it must be the reference law to 1e-9, limits and flags included."""
+    rng = np.random.default_rng(7)
+    # Rotations of 170 degrees about each axis reach every branch of the matrix-to-quaternion conversion.
+    turns = [mujoco_axis_rot(axis, np.radians(170.0)) for axis in np.eye(3)]
+    flags = set()
+    for i in range(600):
+        wide = rng.normal(size=(6, 20))
+        jac = wide[:, 4:11] if i % 2 else np.ascontiguousarray(wide[:, 4:11])  # a view of the model's Jacobian
+        rot = turns[i % 3] if i % 4 == 0 else _random_rotation(rng)
+        small = i % 5 < 2  # small errors and loads: inside the torque limits
+        a = 0.01 if small else 1.0
+        st = ArmState(rng.normal(size=7), rng.normal(size=7) * a, rng.normal(size=3), rot, jac, rng.normal(size=7) * a)
+        goal = ImpedanceGoal(
+            st.tcp_pos_m + rng.normal(size=3) * 0.01 * a,
+            mat_to_quat(rot) if small else mat_to_quat(_random_rotation(rng)),
+            rng.normal(size=6) * 0.1 * a,
+            st.q + rng.normal(size=7) * a,
+            rng.normal(size=6) * 5 * a,
+        )
+        gains = _gains(
+            k=float(rng.uniform(100.0, 20000.0)), rate=[1000.0, 1e9][i % 2], k_null=[0.0, 10.0, 200.0][i % 3]
+        )
+        prev = rng.uniform(-LIM, LIM)
+        if i % 7 < 3:  # the last torque close to this command: within the rate limit, or just outside it
+            cmd = np.clip(impedance_torque(st, goal, gains, prev).tau_cmd_nm, -LIM, LIM)
+            prev = cmd + rng.uniform(-1.5, 1.5, 7) * gains.rate_step_nm
+        want = impedance_torque(st, goal, gains, prev)
+        got = impedance_torque_fast(st, goal, gains, prev)
+        for name, a, b in zip(want._fields, want, got, strict=True):
+            if isinstance(a, bool):
+                assert a == b, name
+            else:
+                assert np.allclose(a, b, rtol=0.0, atol=1e-9), name
+        flags.add((want.saturated, want.rate_limited))
+        hold = joint_hold_torque(st.q, st.dq, goal.q_null_rad, st.bias_nm, 300.0, gains, prev)
+        assert np.allclose(joint_hold_torque_fast(st.q, st.dq, goal.q_null_rad, st.bias_nm, 300.0, gains, prev), hold)
+    assert flags == {(False, False), (True, False), (False, True), (True, True)}  # every limit case was exercised
+
+
+def mujoco_axis_rot(axis: np.ndarray, angle_rad: float) -> np.ndarray:
+    q = np.empty(4)
+    mujoco.mju_axisAngle2Quat(q, axis, angle_rad)
+    return quat_to_mat(q)
+
+
+def test_tick_applies_the_reference_law_to_both_arms() -> None:
+    rt = RobotRuntime(RobotConfig(), seed=0)
+    sim = rt.sim
+    pos, rot = sim.tcp("right")
+    rt.ctx["right"].goal = Setpoint(pos + np.array([0.03, -0.02, 0.05]), mat_to_quat(rot_z(0.2) @ rot), np.zeros(6))
+    for _ in range(3):
+        st = ArmState(*(np.array(a, copy=True) for a in sim.arm_state("right")))
+        g = rt.ctx["right"].goal
+        want = impedance_torque(
+            st,
+            ImpedanceGoal(g.pos_m, g.quat_wxyz, g.twist, rt.ctx["right"].q_null, np.zeros(6)),
+            rt.gains,
+            rt.tau["right"].copy(),
+        )
+        left = sim.arm_views("left")
+        hold = joint_hold_torque(
+            left.q, left.dq, rt.hold_q["left"], left.bias_nm, 300.0, rt.gains, rt.tau["left"].copy()
+        )
+        rt.tick()
+        assert np.allclose(rt.tau["right"], want.tau_nm, rtol=0.0, atol=1e-9)
+        assert np.allclose(rt.tau["left"], hold, rtol=0.0, atol=1e-9)
+        assert want.rate_limited  # a step in the goal: the torque-rate limit is what the arm gets first
 
 
 def test_rotation_error_is_the_rotation_vector() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mujoco
 import numpy as np
 import pytest
 
@@ -42,3 +43,22 @@ def test_pfl_speed_follows_region_and_mass() -> None:
     assert pfl_speed_limit_m_per_s("hand", m_r + 5.0, 140.0) < hand  # heavier payload, slower
     assert pfl_speed_limit_m_per_s("hand", m_r, 140.0, transient=True) == pytest.approx(2 * hand)
     assert pfl_speed_limit_m_per_s("hand", m_r, 70.0) == pytest.approx(hand / 2)  # configured limit is lower
+
+
+def test_setpoint_orientation_is_the_slerp_mujoco_computes() -> None:
+    """`at` writes the quaternion product out in scalars; it must equal mju_axisAngle2Quat + mju_mulQuat."""
+    rng = np.random.default_rng(4)
+    for _ in range(50):
+        q0, q1 = (mat_to_quat(quat_to_mat(rng.normal(size=4) / 2.0)) for _ in range(2))
+        p0, p1 = rng.normal(size=3), rng.normal(size=3)
+        seg = MinJerkSegment.plan(p0, q0 / np.linalg.norm(q0), p1, q1 / np.linalg.norm(q1), 0.5, 3.0)
+        for t in rng.uniform(-0.1, seg.duration_s + 0.1, 5):
+            sp = seg.at(float(t))
+            tau = min(max(t / seg.duration_s, 0.0), 1.0)
+            s = tau**3 * (10.0 - 15.0 * tau + 6.0 * tau * tau)
+            dq, want = np.empty(4), np.empty(4)
+            mujoco.mju_axisAngle2Quat(dq, seg._axis, seg._angle * s)
+            mujoco.mju_mulQuat(want, dq, seg.q0)
+            assert np.allclose(sp.quat_wxyz, want, rtol=0.0, atol=1e-12)
+            assert np.allclose(sp.pos_m, seg.p0 + s * (seg.p1 - seg.p0), rtol=0.0, atol=1e-12)
+            assert np.allclose(sp.twist[3:], seg._axis * seg._angle * (sp.twist[0] / (seg.p1 - seg.p0)[0]), atol=1e-9)
