@@ -1,4 +1,4 @@
-"""The control laws of robot.controller compiled with Numba, for the 1 kHz tick.
+"""The control laws of robot.controller, and the contact-force reading of robot.sim, compiled with Numba.
 
 The NumPy law in robot.controller is the readable reference; these kernels compute the same torques
 (tested to 1e-9) in one call each, with no NumPy temporaries: a tick of the NumPy law is some 35 small
@@ -202,6 +202,59 @@ def joint_hold_kernel(
         t = kp * (q_goal[j] - q[j]) - kd * dq[j] + bias[j]
         t = min(max(t, -lim), lim)
         out[j] = min(max(t, tau_prev[j] - step), tau_prev[j] + step)
+
+
+@njit(cache=True, nogil=True)
+def contact_kernel(
+    geom: np.ndarray,
+    efc_address: np.ndarray,
+    dim: np.ndarray,
+    efc_force: np.ndarray,
+    geom_class: np.ndarray,
+    target: int,
+    finger_a: int,
+    finger_b: int,
+    held: bool,
+) -> tuple[float, int]:  # pragma: no cover - compiled
+    """CellSim.contacts_reference compiled, for elliptic friction cones (where mj_contactForce is a copy
+    of the contact's efc_force rows): (external force in N, fingers touching the target part)."""
+    total = 0.0
+    hits_a = False
+    hits_b = False
+    for i in range(geom.shape[0]):
+        g1 = geom[i, 0]
+        g2 = geom[i, 1]
+        c1 = geom_class[g1]
+        c2 = geom_class[g2]
+        robot1 = c1 == -2
+        robot2 = c2 == -2
+        if robot1 and robot2:
+            continue
+        if (robot1 and c2 == target) or (robot2 and c1 == target):
+            hits_a = hits_a or g1 == finger_a or g2 == finger_a
+            hits_b = hits_b or g1 == finger_b or g2 == finger_b
+            continue
+        if robot1 or robot2 or (held and (c1 == target or c2 == target)):
+            adr = efc_address[i]
+            if adr < 0:
+                continue
+            f0 = efc_force[adr]
+            if dim[i] >= 3:
+                f1 = efc_force[adr + 1]
+                f2 = efc_force[adr + 2]
+                total += math.sqrt(f0 * f0 + f1 * f1 + f2 * f2)
+            else:
+                total += abs(f0)
+    return total, int(hits_a) + int(hits_b)
+
+
+def warm_up_contacts() -> None:
+    """Compile contact_kernel for the layouts MuJoCo hands it: strided views into its contact records, which
+    NumPy (and so Numba) call contiguous when there is a single contact."""
+    records = np.zeros((3, 152), dtype=np.int32)  # 608-byte records, like mjContact
+    cls = np.full(4, -1, dtype=np.int64)
+    for n in (1, 3):
+        contact_kernel(records[:n, 0:2], records[:n, 2], records[:n, 3], np.zeros(4), cls, -3, 0, 1, False)
 
 
 def pack_params(

@@ -184,3 +184,4 @@ def warm_up() -> None:
         goal = ImpedanceGoal(np.zeros(3), np.array([1.0, 0.0, 0.0, 0.0]), np.zeros(6), np.zeros(7), np.zeros(6))
         impedance_torque_fast(st, goal, gains, np.zeros(7))
     joint_hold_torque_fast(np.zeros(7), np.zeros(7), np.zeros(7), np.zeros(7), 100.0, gains, np.zeros(7))
+    ck.warm_up_contacts()

@@ -8,6 +8,7 @@ from typing import NamedTuple
 import mujoco
 import numpy as np
 
+from robot.control_kernel import contact_kernel
 from robot.controller import ArmState
 from robot.kinematics import ArmIndex
 from robot.scene import ARMS, LAYOUT, PART_FAMILIES, build_scene_xml, home_joint_positions, part_half_height_m
@@ -60,6 +61,9 @@ class CellSim:
             elif b in self.part_body.values():
                 cls[g] = b
         self._geom_class = cls.tolist()
+        self._geom_class_arr = cls.astype(np.int64)
+        if self.m.opt.cone != mujoco.mjtCone.mjCONE_ELLIPTIC:
+            raise ValueError("the cell needs elliptic friction cones (grasps, and the compiled contact reading)")
         self._f6 = np.zeros(6)
         # Per arm, the state the controller reads as views into MjData (no copies per tick), and a
         # (6, nv) Jacobian buffer that mj_jacSite fills in place; the arm's 7 columns are a view of it.
@@ -203,8 +207,23 @@ class CellSim:
         """External force at the tool: robot (and, while held, the part) against anything but the gripped part.
 
         The squeeze between the fingers and the target part is internal and not counted; while the part is
-        held, what the world pushes on it (a table, a bin wall, a hand) is.
+        held, what the world pushes on it (a table, a bin wall, a hand) is. Compiled (control_kernel); the
+        same reading as `contacts_reference`.
         """
+        d = self.d
+        if d.ncon == 0:
+            return ContactReading(0.0, 0)
+        target = self.part_body[target_family] if target_family else -3
+        fa, fb = self.arms[side].finger_geoms
+        # The contact and constraint arrays change size every step: fetched anew each call.
+        c = d.contact
+        total, hits = contact_kernel(
+            c.geom, c.efc_address, c.dim, d.efc_force, self._geom_class_arr, target, fa, fb, held
+        )
+        return ContactReading(total, hits)
+
+    def contacts_reference(self, side: str, target_family: str | None, held: bool) -> ContactReading:
+        """`contacts` as a plain loop with mj_contactForce (any friction cone): the readable reference."""
         d = self.d
         n = d.ncon
         if n == 0:

@@ -180,3 +180,22 @@ def test_category_1_stop_decelerates_then_brakes() -> None:
     assert st.mode == RobotMode.EMERGENCY_STOP and st.stop_category == 1
     res = robot.result(timeout_s=0.0)
     assert res is not None and res.outcome == TaskOutcome.ABORTED
+
+
+def test_compiled_contact_reading_equals_the_reference_loop_through_a_task() -> None:
+    """The tick reads contact force through a compiled kernel; it must agree with mj_contactForce in a loop."""
+    robot = InProcessSimRobot(CFG, seed=5)
+    rt = robot.runtime
+    robot.submit(_task(1, TargetBin.NOK_BIN, "housing", 4.0))
+    seen: set[tuple[int, bool, bool]] = set()
+    while rt.job is not None or rt.queue:
+        robot.run_for(0.002)
+        ctx = rt.ctx[rt.active]
+        for held in (ctx.held, not ctx.held):
+            got = rt.sim.contacts(rt.active, ctx.family, held)
+            want = rt.sim.contacts_reference(rt.active, ctx.family, held)
+            assert got.finger_part_contacts == want.finger_part_contacts
+            assert abs(got.external_n - want.external_n) <= 1e-9
+            seen.add((got.finger_part_contacts, held, got.external_n > 1.0))
+    # Both pads on the part, with and without counting it as held, and real external forces were all compared.
+    assert {(2, True, True), (2, False, False), (0, False, False)} <= seen
