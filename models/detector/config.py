@@ -60,7 +60,11 @@ class DataConfig(_Strict):
 
 
 class TrainConfig(_Strict):
-    model: str = Field("yolo11n.yaml", pattern=r"^[A-Za-z0-9_.-]+\.yaml$", description="ultralytics model YAML")
+    model: str = Field(
+        "yolo11n.yaml",
+        pattern=r"^[A-Za-z0-9_./-]+\.yaml$",
+        description="ultralytics model YAML: a name ultralytics ships (yolo11n.yaml) or a path in this repository",
+    )
     imgsz: int = Field(320, ge=64, le=2048)
     epochs: int = Field(30, ge=1, le=1000)
     max_minutes: float | None = Field(60.0, gt=0.0, le=24 * 60, description="wall-clock cap (ultralytics `time`)")

@@ -47,6 +47,21 @@ def ultralytics_offline_env(settings_dir: Path) -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def model_yaml(name: str) -> str:
+    """A model YAML given as a path (models/detector/yolo11-cell.yaml: from the working directory, else from the
+    repository root) as an absolute path; a bare name is one ultralytics ships. A path naming a missing file is an
+    error, never a silent fallback to another model."""
+    if "/" not in name:
+        return name
+    for path in (Path(name), REPO_ROOT / name):
+        if path.is_file():
+            return str(path.resolve())
+    raise FileNotFoundError(f"model YAML not found: {name} (train.model in the training config)")
+
+
 def resolve_device(device: str) -> str:
     import torch
 
@@ -122,7 +137,7 @@ def train_detector(
     device = resolve_device(cfg.train.device)
     t = cfg.train
     run_name = f"{cfg.name}-{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S')}"
-    model = YOLO(t.model)
+    model = YOLO(model_yaml(t.model))
     t0 = time.time()
     model.train(
         data=data["data_yaml"],

@@ -43,7 +43,8 @@ def tiny_config(tmp: Path) -> TrainDetectorConfig:
                     },
                 ],
             },
-            "train": {"imgsz": 96, "epochs": 1, "max_minutes": None, "batch": 4, "workers": 0, "device": "cpu",
+            "train": {"model": "models/detector/yolo11-cell.yaml",
+                      "imgsz": 96, "epochs": 1, "max_minutes": None, "batch": 4, "workers": 0, "device": "cpu",
                       "threads": 1, "mosaic": 0.0, "close_mosaic": 0},
             "export": {"max_tile_px": 128},
         }

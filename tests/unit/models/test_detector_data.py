@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from models.detector.data import crop_origins, cut, read_yolo_labels
 from models.detector.evaluate import average_precision
@@ -41,3 +42,16 @@ def test_average_precision_known_values() -> None:
     assert average_precision([0.9, 0.8], [False, True], 1) == 0.5
     assert average_precision([], [], 3) == 0.0
     assert np.isnan(average_precision([0.5], [False], 0))
+
+
+def test_model_yaml_resolves_repository_paths_and_refuses_missing_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models.detector.train import model_yaml
+
+    monkeypatch.chdir(tmp_path)  # a repository path resolves from the repository root, whatever the working folder
+    resolved = Path(model_yaml("models/detector/yolo11-cell.yaml"))
+    assert resolved.is_absolute() and resolved.is_file()
+    assert model_yaml("yolo11n.yaml") == "yolo11n.yaml"  # one ultralytics ships, by name
+    with pytest.raises(FileNotFoundError, match=r"models/detector/nope\.yaml"):
+        model_yaml("models/detector/nope.yaml")
