@@ -62,6 +62,8 @@ def virtual_picks(n: int, cfg: RobotConfig, seed: int = 0) -> dict[str, Any]:
         "pick_cycle_s_median": float(np.median([r.cycle_s for r in ok])) if ok else None,
         "pick_cycle_s_p95": float(np.percentile([r.cycle_s for r in ok], 95)) if ok else None,
         "max_contact_force_n": max(r.max_contact_force_n for r in results),
+        # The same cell's external force estimated from joint torques (robot.force_estimate), all ticks.
+        "max_estimated_force_n": stats["max_estimated_force_n"],
         "recoveries": sum(r.regrasp_count for r in results),
         "interventions": sum(r.outcome == TaskOutcome.INTERVENTION_REQUIRED for r in results),
         "protective_stops": sum(r.protective_stops for r in results),

@@ -248,6 +248,65 @@ def contact_kernel(
     return total, int(hits_a) + int(hits_b)
 
 
+@njit(cache=True, nogil=True)
+def wrench_estimate_kernel(
+    jac: np.ndarray,
+    m_dq_step: np.ndarray,
+    bias: np.ndarray,
+    passive: np.ndarray,
+    motor: np.ndarray,
+    inv_dt: float,
+    payload_weight_n: float,
+    out: np.ndarray,
+) -> float:  # pragma: no cover - compiled
+    """External wrench at the tool from the joint-torque residual of the last step.
+
+    tau_ext = M (dq_k - dq_k-1) / dt + bias - passive - motor; F solves (J J^T + reg I) F = J tau_ext (the
+    least-squares wrench with J^T F = tau_ext); the held payload's weight is added back on z, since the
+    controller carries it. Fills out[:6] with F [N; Nm], out[6] with |F[:3]|, and returns out[6].
+    """
+    r = np.empty(7)
+    for j in range(7):
+        r[j] = m_dq_step[j] * inv_dt + bias[j] - passive[j] - motor[j]
+    a = np.empty((6, 6))
+    b = np.empty(6)
+    for i in range(6):
+        for k in range(i + 1):
+            s = 0.0
+            for j in range(7):
+                s += jac[i, j] * jac[k, j]
+            a[i, k] = s
+        a[i, i] += NULLSPACE_REG
+        s = 0.0
+        for j in range(7):
+            s += jac[i, j] * r[j]
+        b[i] = s
+    for i in range(6):
+        for k in range(i + 1):
+            s = a[i, k]
+            for m in range(k):
+                s -= a[i, m] * a[k, m]
+            if i == k:
+                a[i, i] = math.sqrt(s)
+            else:
+                a[i, k] = s / a[k, k]
+    for i in range(6):
+        s = b[i]
+        for m in range(i):
+            s -= a[i, m] * b[m]
+        b[i] = s / a[i, i]
+    for i in range(5, -1, -1):
+        s = b[i]
+        for m in range(i + 1, 6):
+            s -= a[m, i] * b[m]
+        b[i] = s / a[i, i]
+    b[2] += payload_weight_n
+    for i in range(6):
+        out[i] = b[i]
+    out[6] = math.sqrt(b[0] * b[0] + b[1] * b[1] + b[2] * b[2])
+    return out[6]
+
+
 def warm_up_contacts() -> None:
     """Compile contact_kernel for the layouts MuJoCo hands it: strided views into its contact records, which
     NumPy (and so Numba) call contiguous when there is a single contact."""

@@ -16,6 +16,7 @@ import numpy as np
 from robot.config import RobotConfig
 from robot.control_kernel import O_POS_ERR, O_SPEED, O_TAU, OUT_SIZE, impedance_kernel, joint_hold_kernel
 from robot.controller import ControlGains, warm_up
+from robot.force_estimate import ExternalForceEstimator
 from robot.kinematics import mat_to_quat
 from robot.pick_place import PickPlaceOutcome, arm_for, check_task, pick_place
 from robot.safety import SafetyMonitor, StopEvent
@@ -80,6 +81,7 @@ class RobotRuntime:
         self._params = self.gains.packed
         self._idle_gains = (IDLE_ARM_KP_NM_PER_RAD, 2.0 * g.damping_ratio * math.sqrt(IDLE_ARM_KP_NM_PER_RAD))
         self._other = {side: next(o for o in ARMS if o != side) for side in ARMS}
+        self._estimator = ExternalForceEstimator(self.sim)
         warm_up()
 
     # --- commands (called between ticks) -------------------------------------------------------------
@@ -143,7 +145,13 @@ class RobotRuntime:
         impedance_kernel(*st, goal.pos_m, goal.quat_wxyz, goal.twist, ctx.q_null, ff, self._params, tau, out)
         ctx.pos_error_m = float(out[O_POS_ERR])
         speed = float(out[O_SPEED])
-        ev = self.safety.check(sim.time_s, st.tcp_pos_m, speed, contact.external_n)
+        est = self._estimator
+        if self._brake_q:
+            est.restart()  # the brakes set the joints from outside: no dynamics to compare with
+            est_n = 0.0
+        else:
+            est_n = est.update(side, st.jac, ctx.payload_kg)
+        ev = self.safety.check(sim.time_s, st.tcp_pos_m, speed, contact.external_n, est_n)
         if ev is not None:
             self._on_stop(ev, requested=False)
         if self._cat1_deadline_s is not None and (sim.time_s >= self._cat1_deadline_s or speed < 0.01):
@@ -340,4 +348,5 @@ class RobotRuntime:
             "interventions": float(self.interventions),
             "protective_stops": float(self.safety.protective_stops),
             "max_contact_force_n": float(self.safety.peak_force_n),
+            "max_estimated_force_n": float(self.safety.peak_estimated_force_n),
         }

@@ -37,16 +37,32 @@ class SafetyMonitor:
         self.emergency_stops = 0
         self.peak_force_n = 0.0
         self.last_force_n = 0.0
+        self.peak_estimated_force_n = 0.0
+        self.last_estimated_force_n = 0.0
 
     @property
     def stopped(self) -> bool:
         return self.active is not None
 
-    def check(self, time_s: float, tcp_pos_m: np.ndarray, tcp_speed_m_per_s: float, force_n: float) -> StopEvent | None:
-        """Called every tick; returns a new stop event when a limit is breached (None otherwise)."""
+    def check(
+        self,
+        time_s: float,
+        tcp_pos_m: np.ndarray,
+        tcp_speed_m_per_s: float,
+        force_n: float,
+        estimated_force_n: float = 0.0,
+    ) -> StopEvent | None:
+        """Called every tick; returns a new stop event when a limit is breached (None otherwise).
+
+        `force_n` is the contact sensing's reading, `estimated_force_n` the external force estimated from
+        joint torques (robot.force_estimate); either one above the trip level stops the arm.
+        """
         self.last_force_n = force_n
+        self.last_estimated_force_n = estimated_force_n
         if force_n > self.peak_force_n:
             self.peak_force_n = force_n
+        if estimated_force_n > self.peak_estimated_force_n:
+            self.peak_estimated_force_n = estimated_force_n
         if self.active is not None:
             return None
         reason = ""
@@ -54,6 +70,11 @@ class SafetyMonitor:
             reason = (
                 f"contact force {force_n:.0f} N above the trip level {self.force_trip_n:.0f} N "
                 f"(limit {self.force_limit_n:.0f} N)"
+            )
+        elif estimated_force_n > self.force_trip_n:
+            reason = (
+                f"contact force {estimated_force_n:.0f} N (estimated from joint torques) above the trip level "
+                f"{self.force_trip_n:.0f} N (limit {self.force_limit_n:.0f} N)"
             )
         elif tcp_speed_m_per_s > self.speed_limit_m_per_s:
             reason = f"tool speed {tcp_speed_m_per_s:.2f} m/s above the limit {self.speed_limit_m_per_s:.2f} m/s"
@@ -85,7 +106,8 @@ class SafetyMonitor:
     def reset(self) -> tuple[bool, str]:
         if self.active is None:
             return True, "nothing to reset"
-        if self.last_force_n > self.force_trip_n:
-            return False, f"contact force still {self.last_force_n:.0f} N: clear the contact first"
+        force_n = max(self.last_force_n, self.last_estimated_force_n)
+        if force_n > self.force_trip_n:
+            return False, f"contact force still {force_n:.0f} N: clear the contact first"
         self.active = None
         return True, "reset"
