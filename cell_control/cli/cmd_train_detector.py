@@ -31,6 +31,9 @@ def register_detector(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
         from_weights: Path | None = typer.Option(
             None, "--from-weights", help="skip training: export these ultralytics weights (<run>/weights/*.pt)"
         ),
+        init_weights: Path | None = typer.Option(
+            None, "--init-weights", help="continue from weights of an earlier run (<run>/weights/last.pt)"
+        ),
         note: str = typer.Option("", "--note", help="free text stored in the model card"),
         reuse_data: bool = typer.Option(False, "--reuse-data", help="keep the crops already in the work dir"),
         json_out: bool = typer.Option(False, "--json", help="print the model card as JSON"),
@@ -60,6 +63,8 @@ def register_detector(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
                 train_upd["max_minutes"] = max_minutes or None
             if device is not None:
                 train_upd["device"] = device
+            if init_weights is not None:
+                train_upd["init_weights"] = str(init_weights)
             if imgsz is not None:
                 train_upd["imgsz"] = imgsz
                 data_upd["crop_px"] = imgsz

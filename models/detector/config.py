@@ -65,6 +65,11 @@ class TrainConfig(_Strict):
         pattern=r"^[A-Za-z0-9_./-]+\.yaml$",
         description="ultralytics model YAML: a name ultralytics ships (yolo11n.yaml) or a path in this repository",
     )
+    init_weights: str | None = Field(
+        None,
+        description="start from these ultralytics weights (<run>/weights/last.pt of an earlier run of this training),"
+        " not from the model YAML; the card records them",
+    )
     imgsz: int = Field(320, ge=64, le=2048)
     epochs: int = Field(30, ge=1, le=1000)
     max_minutes: float | None = Field(60.0, gt=0.0, le=24 * 60, description="wall-clock cap (ultralytics `time`)")

@@ -48,6 +48,15 @@ def render_card_md(card: dict[str, Any]) -> str:
         f"`{json.dumps(v['params'])}` |"
         for v in card.get("data", {}).get("variants", [])
     )
+    chain = ""
+    earlier = card.get("continued_from")
+    while isinstance(earlier, dict):
+        chain += (
+            f"\nContinued from `{earlier.get('weights')}`, trained by `{earlier.get('command')}` "
+            f"({earlier.get('epochs_run')} epochs, {_fmt(earlier.get('train_minutes'))} min, "
+            f"seed {earlier.get('seed')}).\n"
+        )
+        earlier = earlier.get("continued_from")
     return f"""# Model card: {card.get("name", "?")}
 
 Defect detector of ironcell (classes {", ".join(card.get("class_names", []))}): YOLO (`{card.get("model_yaml")}`,
@@ -67,7 +76,7 @@ to ONNX and run by ONNX Runtime (vision/detector_onnx.py) on whole images at nat
 ```sh
 {card.get("command")}
 ```
-
+{chain}
 Config: `{card.get("config_file")}` (the effective config is `config` in model_card.json). Same seeds, same
 simulated data; training on CPU is not bit-exact across machines. {card.get("note", "")}
 

@@ -137,7 +137,13 @@ def train_detector(
     device = resolve_device(cfg.train.device)
     t = cfg.train
     run_name = f"{cfg.name}-{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S')}"
-    model = YOLO(model_yaml(t.model))
+    if t.init_weights:
+        init = Path(t.init_weights)
+        if not init.is_file():
+            raise FileNotFoundError(f"init weights not found: {init} (train.init_weights / --init-weights)")
+        model = YOLO(str(init))  # an earlier run of this command continued on a fresh schedule: still our own weights
+    else:
+        model = YOLO(model_yaml(t.model))
     t0 = time.time()
     model.train(
         data=data["data_yaml"],
@@ -177,6 +183,19 @@ def train_detector(
         raise RuntimeError("ultralytics returned no trainer")
     weights = Path(trainer.best) if Path(trainer.best).is_file() else Path(trainer.last)
     return publish(weights, cfg, command, config_file, data, train_minutes, device)
+
+
+def _earlier_run(init_weights: str | None) -> dict[str, Any] | None:
+    """The card of the run a continued training started from: the chain of runs behind a shipped model."""
+    if not init_weights:
+        return None
+    card_file = Path(init_weights).parent.parent / "model_card.json"
+    earlier: dict[str, Any] = {"weights": init_weights}
+    if card_file.is_file():
+        card = json.loads(card_file.read_text())
+        keys = ("command", "train_minutes", "epochs_run", "metrics", "seed", "device", "trained_at", "continued_from")
+        earlier |= {k: card.get(k) for k in keys}
+    return earlier
 
 
 def publish(
@@ -238,6 +257,7 @@ def publish(
         "python": platform.python_version(),
         "run_dir": str(run_dir),
         "note": note,
+        "continued_from": _earlier_run(t.init_weights),
     }
     (run_dir / "model_card.json").write_text(json.dumps(card, indent=1, default=str))
     write_card(out, card)

@@ -130,3 +130,22 @@ def test_evaluate_runs_on_the_validation_images(trained: dict[str, Any], repo_ro
     assert set(res["ap50_per_class"]) == {"porosity", "shrinkage", "crack", "inclusion"}
     for key in ("false_reject_rate", "escape_rate", "recall_per_size_band", "map50"):
         assert key in res
+
+
+def test_training_continues_from_an_earlier_run_and_the_card_names_it(trained: dict[str, Any]) -> None:
+    from models.detector.train import train_detector
+
+    first = trained["card"]
+    cfg = trained["cfg"]
+    raw = cfg.model_dump()
+    raw["name"] = "detector-tiny-continued"
+    raw["out_dir"] = str(trained["tmp"] / "registry" / "detector-tiny-continued")
+    raw["train"]["init_weights"] = first["weights"]
+    card = train_detector(type(cfg).model_validate(raw), command="pytest continued run", reuse_data=True)
+    assert card["continued_from"]["weights"] == first["weights"]
+    assert card["continued_from"]["command"] == "pytest tiny run"
+    md = (Path(raw["out_dir"]) / "model_card.md").read_text()
+    assert "Continued from" in md and "pytest tiny run" in md
+    raw["train"]["init_weights"] = str(trained["tmp"] / "missing.pt")
+    with pytest.raises(FileNotFoundError, match=r"missing\.pt"):
+        train_detector(type(cfg).model_validate(raw), command="pytest", reuse_data=True)
