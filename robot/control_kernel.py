@@ -307,6 +307,118 @@ def wrench_estimate_kernel(
     return out[6]
 
 
+IK_ROT_WEIGHT = 0.3  # rad counted as 0.3 m in the IK's error, so position leads
+IK_DAMPING = 1e-3
+IK_MAX_STEP_RAD = 0.3
+
+
+@njit(cache=True, nogil=True)
+def ik_iteration_kernel(
+    jac_pos: np.ndarray,
+    jac_rot: np.ndarray,
+    dof0: int,
+    site_pos: np.ndarray,
+    site_mat: np.ndarray,
+    pos: np.ndarray,
+    rot: np.ndarray,
+    q: np.ndarray,
+    q_low: np.ndarray,
+    q_high: np.ndarray,
+    tol_m: float,
+    tol_rad: float,
+    err: np.ndarray,
+) -> bool:  # pragma: no cover - compiled
+    """One damped-least-squares IK iteration at the site's current pose (robot.kinematics.ik_steps).
+
+    Writes the position and rotation error norms into err[0:2]; True when both are within tolerance,
+    else q steps (clipped to 0.3 rad and to the joint range) in place. The rotation error is
+    kinematics.rotation_error written out (world frame, from the matrix logarithm).
+    """
+    e = np.empty(6)
+    for i in range(3):
+        e[i] = pos[i] - site_pos[i]
+    # E = rot @ R^T, R = site_mat (row-major 3x3).
+    E = np.empty((3, 3))
+    for i in range(3):
+        for k in range(3):
+            E[i, k] = rot[i, 0] * site_mat[k * 3] + rot[i, 1] * site_mat[k * 3 + 1] + rot[i, 2] * site_mat[k * 3 + 2]
+    vx = 0.5 * (E[2, 1] - E[1, 2])
+    vy = 0.5 * (E[0, 2] - E[2, 0])
+    vz = 0.5 * (E[1, 0] - E[0, 1])
+    s = math.sqrt(vx * vx + vy * vy + vz * vz)
+    c = 0.5 * (E[0, 0] + E[1, 1] + E[2, 2] - 1.0)
+    if s < 1e-12:
+        if c > 0:
+            e[3] = e[4] = e[5] = 0.0
+        else:
+            i = 0
+            for k in range(1, 3):
+                if E[k, k] > E[i, i]:
+                    i = k
+            den = math.sqrt(2.0 * (1.0 + E[i, i]))
+            for k in range(3):
+                e[3 + k] = (E[k, i] + (1.0 if k == i else 0.0)) / den * math.pi
+    else:
+        ang = math.atan2(s, c) / s
+        e[3] = vx * ang
+        e[4] = vy * ang
+        e[5] = vz * ang
+    ep = math.sqrt(e[0] * e[0] + e[1] * e[1] + e[2] * e[2])
+    er = math.sqrt(e[3] * e[3] + e[4] * e[4] + e[5] * e[5])
+    err[0] = ep
+    err[1] = er
+    if ep < tol_m and er < tol_rad:
+        return True
+    j = np.empty((6, 7))
+    for k in range(7):
+        for i in range(3):
+            j[i, k] = jac_pos[i, dof0 + k]
+            j[3 + i, k] = jac_rot[i, dof0 + k] * IK_ROT_WEIGHT
+    for i in range(3, 6):
+        e[i] *= IK_ROT_WEIGHT
+    # dq = J^T (J J^T + damping I)^-1 e
+    a = np.empty((6, 6))
+    for i in range(6):
+        for k in range(i + 1):
+            acc = 0.0
+            for m in range(7):
+                acc += j[i, m] * j[k, m]
+            a[i, k] = acc
+        a[i, i] += IK_DAMPING
+    for i in range(6):
+        for k in range(i + 1):
+            acc = a[i, k]
+            for m in range(k):
+                acc -= a[i, m] * a[k, m]
+            if i == k:
+                a[i, i] = math.sqrt(acc)
+            else:
+                a[i, k] = acc / a[k, k]
+    y = np.empty(6)
+    for i in range(6):
+        acc = e[i]
+        for m in range(i):
+            acc -= a[i, m] * y[m]
+        y[i] = acc / a[i, i]
+    for i in range(5, -1, -1):
+        acc = y[i]
+        for m in range(i + 1, 6):
+            acc -= a[m, i] * y[m]
+        y[i] = acc / a[i, i]
+    dq = np.empty(7)
+    big = 0.0
+    for k in range(7):
+        acc = 0.0
+        for i in range(6):
+            acc += j[i, k] * y[i]
+        dq[k] = acc
+        big = max(big, abs(acc))
+    scale = IK_MAX_STEP_RAD / big if big > IK_MAX_STEP_RAD else 1.0
+    for k in range(7):
+        q[k] = min(max(q[k] + dq[k] * scale, q_low[k]), q_high[k])
+    return False
+
+
 def warm_up_contacts() -> None:
     """Compile contact_kernel for the layouts MuJoCo hands it: strided views into its contact records, which
     NumPy (and so Numba) call contiguous when there is a single contact."""
@@ -314,6 +426,15 @@ def warm_up_contacts() -> None:
     cls = np.full(4, -1, dtype=np.int64)
     for n in (1, 3):
         contact_kernel(records[:n, 0:2], records[:n, 2], records[:n, 3], np.zeros(4), cls, -3, 0, 1, False)
+
+
+def warm_up_ik() -> None:
+    jac = np.zeros((3, 20))
+    jac[:, 3:10] = np.eye(3, 7)
+    q = np.zeros(7)
+    lim = np.ones(7)
+    site = np.zeros((2, 9))
+    ik_iteration_kernel(jac, jac, 3, site[0, :3], site[0], np.ones(3), np.eye(3), q, -lim, lim, 1e-3, 1e-3, np.zeros(2))
 
 
 def pack_params(

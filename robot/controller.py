@@ -173,8 +173,8 @@ def joint_hold_torque_fast(
 
 
 def warm_up() -> None:
-    """Compile (or load from the on-disk cache) the kernels for the array layouts the runtime passes,
-    so that no tick of a control loop pays for it."""
+    """Compile (or load from the on-disk cache) every kernel of robot.control_kernel for the array layouts
+    the runtime passes, so that no tick of a control loop pays for it."""
     rng = np.random.default_rng(0)
     lim = np.full(7, 50.0)
     gains = ControlGains(1000.0, 100.0, 1.0, 10.0, lim, 1000.0, 0.001)
@@ -185,3 +185,4 @@ def warm_up() -> None:
         impedance_torque_fast(st, goal, gains, np.zeros(7))
     joint_hold_torque_fast(np.zeros(7), np.zeros(7), np.zeros(7), np.zeros(7), 100.0, gains, np.zeros(7))
     ck.warm_up_contacts()
+    ck.warm_up_ik()

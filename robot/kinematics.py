@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
+from robot.control_kernel import ik_iteration_kernel
 from robot.scene import ARM_JOINTS, TORQUE_LIMITS_NM
 
 
@@ -143,27 +144,25 @@ def ik_steps(
     q = np.clip(q_start.astype(float).copy(), arm.q_low, arm.q_high)
     jp = np.zeros((3, m.nv))
     jr = np.zeros((3, m.nv))
-    ep = er = np.inf
+    err = np.full(2, np.inf)
+    qs = slice(int(arm.qpos[0]), int(arm.qpos[0]) + 7)  # an arm's joints are contiguous (CellSim checks)
+    dof0 = int(arm.dof[0])
+    site_pos, site_mat = scratch.site_xpos[arm.tcp_site], scratch.site_xmat[arm.tcp_site]
+    rot = np.ascontiguousarray(rot, dtype=float)
+    pos = np.asarray(pos, dtype=float)
     for it in range(iterations):
         if it and it % per_yield == 0:
             yield
-        scratch.qpos[arm.qpos] = q
+        scratch.qpos[qs] = q
         mujoco.mj_kinematics(m, scratch)
         mujoco.mj_comPos(m, scratch)
-        x = scratch.site_xpos[arm.tcp_site]
-        r = scratch.site_xmat[arm.tcp_site].reshape(3, 3)
-        e = np.concatenate([pos - x, rotation_error(rot, r)])
-        ep, er = float(np.linalg.norm(e[:3])), float(np.linalg.norm(e[3:]))
-        if ep < tol_m and er < tol_rad:
-            return IkResult(True, q, ep, er)
         mujoco.mj_jacSite(m, scratch, jp, jr, arm.tcp_site)
-        j = np.vstack([jp[:, arm.dof], jr[:, arm.dof] * 0.3])
-        e[3:] *= 0.3
-        dq = j.T @ np.linalg.solve(j @ j.T + 1e-3 * np.eye(6), e)
-        step = float(np.max(np.abs(dq)))
-        if step > 0.3:
-            dq *= 0.3 / step
-        q = np.clip(q + dq, arm.q_low, arm.q_high)
+        # Error, then (unless within tolerance) one damped-least-squares step on q, compiled.
+        if ik_iteration_kernel(
+            jp, jr, dof0, site_pos, site_mat, pos, rot, q, arm.q_low, arm.q_high, tol_m, tol_rad, err
+        ):
+            return IkResult(True, q, float(err[0]), float(err[1]))
+    ep, er = float(err[0]), float(err[1])
     return IkResult(False, q, ep, er)
 
 

@@ -208,3 +208,27 @@ def test_arm_converges_from_varied_poses_and_holds_against_gravity(
     pos, _ = sim.tcp("right")
     assert np.linalg.norm(pos - held) < 0.001
     assert all(v == 0 for v in sim.warnings().values())
+
+
+def test_ik_solutions_put_the_tool_on_target_and_far_targets_are_refused() -> None:
+    """The compiled IK iteration: an ok answer is checked by forward kinematics, independently of the solver."""
+    rt = RobotRuntime(RobotConfig(), seed=0)
+    sim = rt.sim
+    arm = sim.arms["right"]
+    rng = np.random.default_rng(9)
+    solved = 0
+    for _ in range(20):
+        target = np.array([rng.uniform(0.3, 0.55), rng.uniform(-0.45, -0.05), rng.uniform(0.8, 1.1)])
+        rot = rot_z(float(rng.uniform(-0.6, 0.6)))
+        res = solve_ik(sim.m, sim.scratch, arm, target, rot, home_joint_positions("right"))
+        if not res.ok:
+            continue
+        solved += 1
+        assert np.all(res.q >= arm.q_low) and np.all(res.q <= arm.q_high)
+        sim.scratch.qpos[arm.qpos] = res.q
+        mujoco.mj_kinematics(sim.m, sim.scratch)
+        assert np.linalg.norm(sim.scratch.site_xpos[arm.tcp_site] - target) < 0.004
+        assert np.linalg.norm(rotation_error(rot, sim.scratch.site_xmat[arm.tcp_site].reshape(3, 3))) < 0.03
+    assert solved >= 15
+    far = solve_ik(sim.m, sim.scratch, arm, np.array([1.6, -0.3, 1.0]), rot_z(0.0), home_joint_positions("right"))
+    assert not far.ok and far.position_error_m > 0.1
