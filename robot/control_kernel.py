@@ -82,6 +82,47 @@ def _rotation_error(r: np.ndarray, gq: np.ndarray, e: np.ndarray) -> None:  # pr
 
 
 @njit(cache=True, nogil=True)
+def _jjt_solve(jac: np.ndarray, reg: float, b: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Solve (J J^T + reg I) x = b for a 6x7 J, in place in b: Cholesky in a 6x6 scratch, two substitutions."""
+    a = np.empty((6, 6))
+    for i in range(6):
+        for k in range(i + 1):
+            s = 0.0
+            for j in range(7):
+                s += jac[i, j] * jac[k, j]
+            a[i, k] = s
+        a[i, i] += reg
+    for i in range(6):
+        for k in range(i + 1):
+            s = a[i, k]
+            for m in range(k):
+                s -= a[i, m] * a[k, m]
+            if i == k:
+                a[i, i] = math.sqrt(s)
+            else:
+                a[i, k] = s / a[k, k]
+    for i in range(6):
+        s = b[i]
+        for m in range(i):
+            s -= a[i, m] * b[m]
+        b[i] = s / a[i, i]
+    for i in range(5, -1, -1):
+        s = b[i]
+        for m in range(i + 1, 6):
+            s -= a[m, i] * b[m]
+        b[i] = s / a[i, i]
+
+
+@njit(cache=True, nogil=True)
+def _mul_j(jac: np.ndarray, v: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    for i in range(6):
+        s = 0.0
+        for j in range(7):
+            s += jac[i, j] * v[j]
+        out[i] = s
+
+
+@njit(cache=True, nogil=True)
 def impedance_kernel(
     q: np.ndarray,
     dq: np.ndarray,
@@ -120,39 +161,9 @@ def impedance_kernel(
         t0 = np.empty(7)
         for j in range(7):
             t0[j] = k_null * (q_null[j] - q[j]) - d_null * dq[j]
-        a = np.empty((6, 6))
         b = np.empty(6)
-        for i in range(6):
-            for k in range(i + 1):
-                s = 0.0
-                for j in range(7):
-                    s += jac[i, j] * jac[k, j]
-                a[i, k] = s
-            a[i, i] += NULLSPACE_REG
-            s = 0.0
-            for j in range(7):
-                s += jac[i, j] * t0[j]
-            b[i] = s
-        # Cholesky A = L L^T in the lower triangle, then forward and back substitution.
-        for i in range(6):
-            for k in range(i + 1):
-                s = a[i, k]
-                for m in range(k):
-                    s -= a[i, m] * a[k, m]
-                if i == k:
-                    a[i, i] = math.sqrt(s)
-                else:
-                    a[i, k] = s / a[k, k]
-        for i in range(6):
-            s = b[i]
-            for m in range(i):
-                s -= a[i, m] * b[m]
-            b[i] = s / a[i, i]
-        for i in range(5, -1, -1):
-            s = b[i]
-            for m in range(i + 1, 6):
-                s -= a[m, i] * b[m]
-            b[i] = s / a[i, i]
+        _mul_j(jac, t0, b)
+        _jjt_solve(jac, NULLSPACE_REG, b)
         for i in range(6):
             f[i] -= b[i]
         for j in range(7):
@@ -268,38 +279,9 @@ def wrench_estimate_kernel(
     r = np.empty(7)
     for j in range(7):
         r[j] = m_dq_step[j] * inv_dt + bias[j] - passive[j] - motor[j]
-    a = np.empty((6, 6))
     b = np.empty(6)
-    for i in range(6):
-        for k in range(i + 1):
-            s = 0.0
-            for j in range(7):
-                s += jac[i, j] * jac[k, j]
-            a[i, k] = s
-        a[i, i] += NULLSPACE_REG
-        s = 0.0
-        for j in range(7):
-            s += jac[i, j] * r[j]
-        b[i] = s
-    for i in range(6):
-        for k in range(i + 1):
-            s = a[i, k]
-            for m in range(k):
-                s -= a[i, m] * a[k, m]
-            if i == k:
-                a[i, i] = math.sqrt(s)
-            else:
-                a[i, k] = s / a[k, k]
-    for i in range(6):
-        s = b[i]
-        for m in range(i):
-            s -= a[i, m] * b[m]
-        b[i] = s / a[i, i]
-    for i in range(5, -1, -1):
-        s = b[i]
-        for m in range(i + 1, 6):
-            s -= a[m, i] * b[m]
-        b[i] = s / a[i, i]
+    _mul_j(jac, r, b)
+    _jjt_solve(jac, NULLSPACE_REG, b)
     b[2] += payload_weight_n
     for i in range(6):
         out[i] = b[i]
@@ -377,34 +359,8 @@ def ik_iteration_kernel(
     for i in range(3, 6):
         e[i] *= IK_ROT_WEIGHT
     # dq = J^T (J J^T + damping I)^-1 e
-    a = np.empty((6, 6))
-    for i in range(6):
-        for k in range(i + 1):
-            acc = 0.0
-            for m in range(7):
-                acc += j[i, m] * j[k, m]
-            a[i, k] = acc
-        a[i, i] += IK_DAMPING
-    for i in range(6):
-        for k in range(i + 1):
-            acc = a[i, k]
-            for m in range(k):
-                acc -= a[i, m] * a[k, m]
-            if i == k:
-                a[i, i] = math.sqrt(acc)
-            else:
-                a[i, k] = acc / a[k, k]
-    y = np.empty(6)
-    for i in range(6):
-        acc = e[i]
-        for m in range(i):
-            acc -= a[i, m] * y[m]
-        y[i] = acc / a[i, i]
-    for i in range(5, -1, -1):
-        acc = y[i]
-        for m in range(i + 1, 6):
-            acc -= a[m, i] * y[m]
-        y[i] = acc / a[i, i]
+    y = e.copy()
+    _jjt_solve(j, IK_DAMPING, y)
     dq = np.empty(7)
     big = 0.0
     for k in range(7):
