@@ -14,6 +14,7 @@ unsuffixed keys come from the real-time run; `*_virtual` from part 1.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from typing import Any
@@ -44,14 +45,23 @@ def virtual_picks(n: int, cfg: RobotConfig, seed: int = 0) -> dict[str, Any]:
     robot = InProcessSimRobot(cfg, seed=seed)
     results = []
     t0 = time.perf_counter()
+    gc.collect()
+    gc.freeze()
     for i in range(n):
         robot.submit(_random_task(i, rng))
-        res = robot.result(timeout_s=60.0)
+        # As in the robot process: no garbage collection inside the control loop; here it runs between tasks.
+        gc.disable()
+        try:
+            res = robot.result(timeout_s=60.0)
+        finally:
+            gc.enable()
+        gc.collect(0)
         if res is None:
             raise RuntimeError(f"task {i} gave no result within 60 s of simulated time")
         results.append(res)
         if robot.runtime.safety.stopped:
             robot.reset()  # the operator's reset after a protective stop: counted as an intervention above
+    gc.unfreeze()
     wall = time.perf_counter() - t0
     ok = [r for r in results if r.outcome == TaskOutcome.SUCCESS]
     stats = robot.stats()
