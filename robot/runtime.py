@@ -81,7 +81,7 @@ class RobotRuntime:
         self._params = self.gains.packed
         self._idle_gains = (IDLE_ARM_KP_NM_PER_RAD, 2.0 * g.damping_ratio * math.sqrt(IDLE_ARM_KP_NM_PER_RAD))
         self._other = {side: next(o for o in ARMS if o != side) for side in ARMS}
-        self._estimator = ExternalForceEstimator(self.sim)
+        self.force_estimator = ExternalForceEstimator(self.sim)
         warm_up()
 
     # --- commands (called between ticks) -------------------------------------------------------------
@@ -145,7 +145,7 @@ class RobotRuntime:
         impedance_kernel(*st, goal.pos_m, goal.quat_wxyz, goal.twist, ctx.q_null, ff, self._params, tau, out)
         ctx.pos_error_m = float(out[O_POS_ERR])
         speed = float(out[O_SPEED])
-        est = self._estimator
+        est = self.force_estimator
         if self._brake_q:
             est.restart()  # the brakes set the joints from outside: no dynamics to compare with
             est_n = 0.0

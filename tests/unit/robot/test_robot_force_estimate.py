@@ -28,7 +28,7 @@ def test_a_steady_push_at_the_tool_is_estimated_from_joint_torques() -> None:
     for _ in range(1500):  # the compliant arm yields, then holds against the push
         _push(rt, push)
         rt.tick()
-    est = rt._estimator.wrench[:3]
+    est = rt.force_estimator.wrench[:3]
     assert np.linalg.norm(est - push) < 0.05 * np.linalg.norm(push), est
     assert rt.safety.last_force_n == 0.0  # no contact at all: only the estimate sees this push
     assert not rt.safety.stopped
