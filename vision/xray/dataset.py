@@ -185,8 +185,10 @@ Written by `ironcell simulate-xray` (vision/xray). Seed {s["seed"]}; image i is 
 - labels: YOLO (class cx cy w h, normalised), classes in `FlawClass` order; boxes come from the instance masks
 - masks/: 16-bit PNG, 0 = background, i = flaw instance i of `manifest.json` (anomaly-only kinds included)
 - flaws whose contrast-to-noise ratio is below `min_cnr`, or whose whole-flaw SNR (Rose criterion) is below
-  `min_snr`, are not rendered at all, and flaws hidden in saturated pixels are erased (no unlabelled faint flaws);
-  every rendered flaw carries its CNR and SNR in the manifest so evaluations can band by them
+  `min_snr`, are not labelled: on 8-bit intensifier frames both are measured in the final grey levels (the frame
+  displayed again without its flaws), and a flaw changing the grey level by less than `min_contrast_gl` or hidden
+  in saturated pixels is dropped and erased from the mask (no label on a flaw nobody could see); every labelled
+  flaw carries its CNR and SNR in the manifest so evaluations can band by them
 - anomaly-only kinds (foreign_object, cold_shut, surface_gas_hole) appear in masks and manifest, never in labels/
 
 ## Instances per class and true-size band
