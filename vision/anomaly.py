@@ -25,7 +25,6 @@ from vision.types import AnomalyOutput
 
 log = logging.getLogger(__name__)
 
-OUTPUT_STRIDE = 4
 SIZE_MULTIPLE = 16
 MODEL_FILE = "model.onnx"
 CARD_FILE = "model_card.json"
@@ -82,7 +81,7 @@ def material_mask(image01_small: np.ndarray) -> np.ndarray:
 Box = tuple[float, float, float, float]
 
 
-def _regions(smooth: np.ndarray, threshold: float, shape_hw: tuple[int, int]) -> tuple[Box, ...]:
+def _regions(smooth: np.ndarray, threshold: float, shape_hw: tuple[int, int], stride: int) -> tuple[Box, ...]:
     hot = (smooth >= threshold).astype(np.uint8)
     if not hot.any():
         return ()
@@ -95,10 +94,10 @@ def _regions(smooth: np.ndarray, threshold: float, shape_hw: tuple[int, int]) ->
             (
                 area,
                 (
-                    float(x * OUTPUT_STRIDE),
-                    float(y * OUTPUT_STRIDE),
-                    float(min((x + bw) * OUTPUT_STRIDE, w)),
-                    float(min((y + bh) * OUTPUT_STRIDE, h)),
+                    float(x * stride),
+                    float(y * stride),
+                    float(min((x + bw) * stride, w)),
+                    float(min((y + bh) * stride, h)),
                 ),
             )
         )
@@ -106,21 +105,87 @@ def _regions(smooth: np.ndarray, threshold: float, shape_hw: tuple[int, int]) ->
     return tuple(b for _, b in boxes[:MAX_REGIONS])
 
 
-def input_features(image01: np.ndarray, highpass_sigmas: tuple[float, ...], gain: float) -> np.ndarray:
-    """The net's fixed input channels, (1, 1 + len(sigmas), H, W): the centred image and, per sigma, the
-    difference from a Gaussian local mean (edge-replicated borders), exactly as in training
-    (`models.anomaly.net.AnomalySegNet.features`); computed here because OpenCV blurs far faster."""
-    img = image01.astype(np.float32, copy=False)
-    chans = [(img - np.float32(0.5)) * np.float32(4.0)]
-    for sigma in highpass_sigmas:
-        k = 2 * max(1, round(3 * sigma)) + 1
-        blurred = cv2.GaussianBlur(img, (k, k), sigma, sigmaY=sigma, borderType=cv2.BORDER_REPLICATE)
-        chans.append((img - blurred) * np.float32(gain))
-    return np.stack(chans)[None]
+# --- the net's input features (shared by training and runtime: one definition) -----------------------------
+# The net sees the image at half resolution (2x2 area mean: the noise halves with the signal, so a flaw of two
+# pixels or more keeps its contrast-to-noise ratio) as six channels: the centred grey level (thickness
+# context), three band-passes divided by the local noise (so a flaw a few noise sigmas off its surroundings
+# looks the same on an 8-bit intensifier and a 16-bit flat panel, in thin and thick sections), compressed,
+# and two linear noise-normalised residuals (fine band, 5x5 median) for flaws on the part's own edges.
+FEATURE_KIND = "bandpass-noise-v3"
+INPUT_SCALE = 2
+FEATURE_CHANNELS = 6
+# (inner, outer) Gaussian sigmas of each band at half resolution: ~3 px, ~10 px and ~32 px at full resolution.
+_BANDS: tuple[tuple[float, float], ...] = ((0.0, 1.5), (1.0, 5.0), (2.0, 16.0))
+_NOISE_BLOCK_PX = 16
+# Half a grey level of an 8-bit display averaged over 2x2 pixels: below it the noise estimate is quantisation.
+_NOISE_FLOOR = 0.0015
+# asinh(z / 2): linear for faint departures (a few sigma), logarithmic for the part's own edges (hundreds).
+_Z_SOFT = 2.0
+# Linear channels: z / 6, clipped at +-4 (24 sigma).
+_Z_LINEAR = 6.0
+_Z_CLIP = 4.0
+
+
+def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
+    if sigma <= 0:
+        return x
+    if sigma >= 8.0:
+        # Large blurs on a 4x reduced grid: the same up to interpolation, far cheaper.
+        h, w = x.shape
+        small = cv2.resize(x, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
+        small = cv2.GaussianBlur(small, (0, 0), sigma / 4.0, borderType=cv2.BORDER_REFLECT_101)
+        return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.GaussianBlur(x, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
+
+
+def local_noise(highpass: np.ndarray) -> np.ndarray:
+    """Robust local noise sigma: the median |high-pass| of 16x16 blocks (edges through a block are a minority
+    of its pixels, so they barely move the median), smoothed over neighbouring blocks, floored."""
+    h, w = highpass.shape
+    b = _NOISE_BLOCK_PX
+    hb, wb = max(1, h // b), max(1, w // b)
+    a = np.abs(highpass[: hb * b, : wb * b]).reshape(hb, b, wb, b).transpose(0, 2, 1, 3).reshape(hb, wb, b * b)
+    med = np.partition(a, (b * b) // 2, axis=2)[..., (b * b) // 2] * np.float32(1.4826)
+    grid = np.maximum(med, np.float32(_NOISE_FLOOR)).astype(np.float32)
+    if hb > 2 and wb > 2:
+        grid = np.asarray(cv2.GaussianBlur(grid, (3, 3), 0.8, borderType=cv2.BORDER_REPLICATE), np.float32)
+    return np.asarray(cv2.resize(grid, (w, h), interpolation=cv2.INTER_LINEAR), np.float32)
+
+
+def downscale(image01: np.ndarray) -> np.ndarray:
+    """Full-resolution image (even sides) -> half resolution by 2x2 area mean."""
+    h, w = image01.shape
+    return cv2.resize(
+        np.asarray(image01, np.float32), (w // INPUT_SCALE, h // INPUT_SCALE), interpolation=cv2.INTER_AREA
+    )
+
+
+def anomaly_features(half01: np.ndarray) -> np.ndarray:
+    """Half-resolution image in [0, 1] -> (FEATURE_CHANNELS, H, W) float32 net input (see above)."""
+    x = np.ascontiguousarray(half01, dtype=np.float32)
+    fine = x - _blur(x, _BANDS[0][1])
+    sigma = local_noise(fine)
+    inv = np.float32(1.0 / _Z_SOFT) / sigma
+    out = np.empty((FEATURE_CHANNELS, *x.shape), np.float32)
+    out[0] = (x - np.float32(0.5)) * np.float32(4.0)
+    out[1] = np.arcsinh(fine * inv)
+    for c, (inner, outer) in enumerate(_BANDS[1:], start=2):
+        out[c] = np.arcsinh((_blur(x, inner) - _blur(x, outer)) * inv)
+    # The compressed bands hide a flaw sitting on one of the part's own edges (+10 sigma on an edge of
+    # +200 moves asinh by 0.05); a linear fine band (clipped) and the residual of a 5x5 median (which keeps
+    # straight edges and removes what is smaller than about 2 px) keep it visible.
+    np.clip(fine * (inv * np.float32(_Z_SOFT / _Z_LINEAR)), -_Z_CLIP, _Z_CLIP, out=out[4])
+    residual = x - cv2.medianBlur(x, 5)
+    np.clip(residual * (inv * np.float32(_Z_SOFT / _Z_LINEAR)), -_Z_CLIP, _Z_CLIP, out=out[5])
+    return out
 
 
 class OnnxAnomalyScorer:
-    """AnomalyScorer on ONNX Runtime. `score(image01)` takes a preprocessed 2-D float image in [0, 1]."""
+    """AnomalyScorer on ONNX Runtime. `score(image01)` takes a preprocessed 2-D float image in [0, 1].
+
+    A model with FEATURE_CHANNELS inputs gets `anomaly_features` of the half-resolution image; a one-channel
+    model gets the image itself. The map's stride (input pixels per map cell) is read off the output.
+    """
 
     def __init__(
         self,
@@ -130,8 +195,7 @@ class OnnxAnomalyScorer:
         threads: int = 2,
         smooth_sigma_px: float = 1.0,
         calibration_scores: tuple[float, ...] = (),
-        highpass_sigmas: tuple[float, ...] = (),
-        highpass_gain: float = 20.0,
+        feature_kind: str = "",
     ) -> None:
         import onnxruntime as ort
 
@@ -145,36 +209,40 @@ class OnnxAnomalyScorer:
         inp = self._session.get_inputs()[0]
         self._input = inp.name
         channels = inp.shape[1] if len(inp.shape) == 4 and isinstance(inp.shape[1], int) else 1
-        # A model exported with its feature channels outside the graph says so by its input width.
-        self._highpass = tuple(highpass_sigmas) if channels > 1 else ()
-        if channels > 1 and channels != 1 + len(self._highpass):
+        if channels not in (1, FEATURE_CHANNELS):
             raise ValueError(
-                f"{model_path}: the model takes {channels} input channels but the card names "
-                f"{len(self._highpass)} high-pass sigma(s): card and model do not belong together"
+                f"{model_path}: the model takes {channels} input channels; this runtime feeds 1 or "
+                f"{FEATURE_CHANNELS} ({FEATURE_KIND})"
             )
-        self._gain = highpass_gain
+        if channels == FEATURE_CHANNELS and feature_kind and feature_kind != FEATURE_KIND:
+            raise ValueError(
+                f"{model_path}: trained on features {feature_kind!r} but this runtime computes {FEATURE_KIND!r}"
+            )
+        self._features = channels == FEATURE_CHANNELS
         self.threshold = float(threshold)
         self.smooth_sigma_px = smooth_sigma_px
         self.calibration_scores = calibration_scores
         digest = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()
         self.version = version or f"anomaly@{digest[:12]}"
 
-    def net_maps(self, image01: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Raw net output at 1/4 resolution (rounded up): anomaly probability, material probability or None."""
+    def net_maps(self, image01: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, int]:
+        """Raw net output: anomaly probability, material probability (or None) and the stride in image pixels
+        of one map cell; the maps cover the image (rounded up to whole cells)."""
         img = _check_image(image01)
         h, w = img.shape
-        ph, pw = -h % SIZE_MULTIPLE, -w % SIZE_MULTIPLE
+        multiple = SIZE_MULTIPLE * (INPUT_SCALE if self._features else 1)
+        ph, pw = -h % multiple, -w % multiple
         if ph or pw:
             # Reflection keeps the padded border looking like the part, not like a step edge.
             img = cv2.copyMakeBorder(img, 0, ph, 0, pw, cv2.BORDER_REFLECT_101)
-        feed = input_features(img, self._highpass, self._gain) if self._highpass else img[None, None]
+        feed = anomaly_features(downscale(img))[None] if self._features else img[None, None]
         out = self._session.run(None, {self._input: feed})[0][0]
-        out = np.asarray(out[:, : -(-h // OUTPUT_STRIDE), : -(-w // OUTPUT_STRIDE)], dtype=np.float32)
-        return out[0], (out[1] if out.shape[0] > 1 else None)
+        stride = max(1, img.shape[0] // out.shape[1])
+        out = np.asarray(out[:, : -(-h // stride), : -(-w // stride)], dtype=np.float32)
+        return out[0], (out[1] if out.shape[0] > 1 else None), stride
 
-    def smoothed_map(self, image01: np.ndarray) -> np.ndarray:
-        """Masked, smoothed probability at 1/4 resolution: the map the image score and regions come from."""
-        prob, material_prob = self.net_maps(image01)
+    def _smoothed(self, image01: np.ndarray) -> tuple[np.ndarray, int]:
+        prob, material_prob, stride = self.net_maps(image01)
         if material_prob is not None:
             material = material_prob > 0.5
             material = cv2.dilate(material.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
@@ -186,20 +254,25 @@ class OnnxAnomalyScorer:
         prob = prob * material
         if self.smooth_sigma_px > 0:
             prob = cv2.GaussianBlur(prob, (0, 0), self.smooth_sigma_px)
-        return prob
+        return prob, stride
+
+    def smoothed_map(self, image01: np.ndarray) -> np.ndarray:
+        """Masked, smoothed probability per map cell: the map the image score and regions come from."""
+        return self._smoothed(image01)[0]
 
     def image_score(self, image01: np.ndarray) -> float:
-        return float(self.smoothed_map(image01).max())
+        return float(self._smoothed(image01)[0].max())
 
     def score(self, image01: np.ndarray) -> AnomalyOutput:
-        smooth = self.smoothed_map(image01)
+        smooth, stride = self._smoothed(image01)
         h, w = np.asarray(image01).shape
-        full = cv2.resize(smooth, (w, h), interpolation=cv2.INTER_LINEAR)
+        mh, mw = smooth.shape
+        full = cv2.resize(smooth, (mw * stride, mh * stride), interpolation=cv2.INTER_LINEAR)[:h, :w]
         return AnomalyOutput(
             image_score=float(smooth.max()),
             threshold=self.threshold,
-            anomaly_map=full,
-            regions_xyxy_px=_regions(smooth, self.threshold, (h, w)),
+            anomaly_map=np.ascontiguousarray(full),
+            regions_xyxy_px=_regions(smooth, self.threshold, (h, w), stride),
         )
 
 
@@ -251,6 +324,5 @@ def load_anomaly_scorer(
         threads=threads,
         smooth_sigma_px=float(card.get("smooth_sigma_px", 1.0)),
         calibration_scores=cal,
-        highpass_sigmas=tuple(float(x) for x in card.get("features", {}).get("highpass_sigmas", ())),
-        highpass_gain=float(card.get("features", {}).get("highpass_gain", 20.0)),
+        feature_kind=str(card.get("features", {}).get("kind", "")),
     )

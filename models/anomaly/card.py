@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from models.anomaly.config import TrainAnomalyConfig
-from models.anomaly.net import HIGHPASS_GAIN
 
 CARD_JSON = "model_card.json"
 CARD_MD = "model_card.md"
@@ -30,9 +29,10 @@ def write_card(
     flaw_free_scores: Sequence[float],
     metrics: dict[str, Any],
 ) -> dict[str, Any]:
+    from models.anomaly.net import IMAGE_STRIDE
     from models.anomaly.sim_data import ANOMALY_KINDS, STREAM_CAL, STREAM_TRAIN, STREAM_VAL
     from models.anomaly.train import quantiles
-    from vision.anomaly import MODEL_FILE
+    from vision.anomaly import FEATURE_CHANNELS, FEATURE_KIND, INPUT_SCALE, MODEL_FILE
 
     model = Path(out_dir) / MODEL_FILE
     digest = sha256_file(model)
@@ -47,23 +47,30 @@ def write_card(
         "model_file": MODEL_FILE,
         "sha256": digest,
         "size_bytes": model.stat().st_size,
-        "architecture": f"AnomalySegNet(width={cfg.model.width}): patchify stem, depthwise-separable U-Net, "
-        "output stride 4, sigmoid",
-        "features": {"highpass_sigmas": list(cfg.model.highpass_sigmas), "highpass_gain": HIGHPASS_GAIN},
+        "architecture": f"AnomalySegNet(width={cfg.model.width}): 2x2 patchify stem, depthwise-separable U-Net "
+        f"with dilated context, one map cell per {IMAGE_STRIDE}x{IMAGE_STRIDE} image pixels, sigmoid",
+        "features": {"kind": FEATURE_KIND, "input_scale": INPUT_SCALE, "channels": FEATURE_CHANNELS},
         "input": {
             "name": "features",
-            "shape": "N x (1 + len(highpass_sigmas)) x H x W, H and W multiples of 16",
-            "computed_by": "vision.anomaly.input_features from the image in [0, 1]",
+            "shape": f"N x {FEATURE_CHANNELS} x H/{INPUT_SCALE} x W/{INPUT_SCALE}, sides multiples of 16",
+            "computed_by": "vision.anomaly.anomaly_features(vision.anomaly.downscale(image in [0, 1])): centred "
+            "grey level and three band-passes (~3, ~10, ~32 px) over the local noise, asinh-compressed",
             "preprocess": "vision.preprocess.Preprocessor (robust window 0.5-99.5 percentile)",
         },
-        "output": {"name": "anomaly", "shape": "N x 1 x H/4 x W/4", "range": "[0, 1] probability"},
-        "image_score": "max of the material-masked, Gaussian-smoothed (sigma 1 map px) probability map",
+        "output": {
+            "name": "anomaly",
+            "shape": f"N x 2 x H/{IMAGE_STRIDE} x W/{IMAGE_STRIDE} (anomaly, material)",
+            "range": "[0, 1] probability",
+        },
+        "image_score": "max of the material-masked, Gaussian-smoothed (sigma 1 map cell) probability map",
         "smooth_sigma_px": 1.0,
         "threshold": threshold,
         "false_alarm_rate": cfg.calibration.false_alarm_rate,
         "data": {
-            "source": "vision.xray simulator, flaw-free parts only (self-supervised: synthetic anomalies pasted "
-            "on patches: blobs, polygons, thin curves, pore clusters, foreign texture; brighter and darker)",
+            "source": "vision.xray simulator, flaw-free parts only (self-supervised: generic synthetic anomalies "
+            "pasted on half-resolution patches: smooth-noise blobs, ellipses, random polygons, random-walk "
+            "strokes, dot clusters, foreign texture; brighter and darker, 1.5 to 30 noise sigmas; none modelled "
+            "on the simulator's flaw generators)",
             "train_images": cfg.data.train_images,
             "val_images": cfg.data.val_images,
             "image_size_px": [cfg.data.width_px, cfg.data.height_px],
@@ -80,6 +87,10 @@ def write_card(
             "batch_size": cfg.train.batch_size,
             "patches_per_epoch": cfg.train.patches_per_epoch,
             "max_epochs": cfg.train.max_epochs,
+            "max_minutes": cfg.train.max_minutes,
+            "lr": cfg.train.lr,
+            "threads": cfg.train.threads,
+            "workers": cfg.train.workers,
         },
         "calibration": {
             "images": len(flaw_free_scores),

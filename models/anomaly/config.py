@@ -20,14 +20,13 @@ class AnomalyDataConfig(_Strict):
 
 
 class AnomalyModelConfig(_Strict):
-    width: int = Field(32, ge=8, le=128, description="channels of the first stage (x2, x3 deeper)")
-    highpass_sigmas: tuple[float, ...] = Field(
-        (2.0, 6.0), max_length=4, description="fixed high-pass input channels (Gaussian sigma, px); () for none"
-    )
+    width: int = Field(24, ge=8, le=128, description="channels of the first stage (x2, x4 deeper)")
 
 
 class AnomalyTrainLoopConfig(_Strict):
-    patch_px: int = Field(128, ge=32, le=1024, description="training patch side, multiple of 16")
+    patch_px: int = Field(
+        128, ge=32, le=1024, description="training patch side at the net's half resolution, multiple of 16"
+    )
     batch_size: int = Field(16, ge=1, le=512)
     patches_per_epoch: int = Field(1024, ge=1)
     val_patches: int = Field(256, ge=1)
@@ -37,6 +36,7 @@ class AnomalyTrainLoopConfig(_Strict):
     lr: float = Field(2e-3, gt=0.0, le=1.0)
     weight_decay: float = Field(1e-4, ge=0.0, le=1.0)
     threads: int = Field(1, ge=1, le=64, description="torch CPU threads (the cell shares 2 cores)")
+    workers: int = Field(0, ge=0, le=64, description="data-loader processes making patches (0: in the main one)")
     hard_negative_every: int = Field(4, ge=0, le=1000, description="re-mine hard negatives every N epochs; 0: off")
     hard_negative_start: int = Field(0, ge=0, description="first epoch that mines")
     hard_negative_per_image: int = Field(6, ge=1, le=100)

@@ -1,11 +1,11 @@
 """The anomaly segmentation network: a plain, fully convolutional nn.Module (no Lightning here).
 
-It maps a single-channel radiograph in [0, 1] to two logit maps at 1/4 of the input resolution:
-channel 0 "this does not belong here" (anomaly), channel 1 "this is the part's metal" (material), so
-the runtime can confine the anomaly map to the part: air, the dark corners outside an image
-intensifier's circular field and fixtures carry no flaw. Cost was the design constraint (at most
-~60 ms for 1024x1024 on 2 CPU cores through ONNX Runtime), hence a patchify stem, depthwise-separable
-blocks and additive (not concatenated) skips.
+Input: `vision.anomaly.anomaly_features` of the half-resolution image (centred grey level and three
+noise-normalised band-passes; computed outside the graph with OpenCV, identically in training and at
+runtime). Output: two logit maps at 1/4 of the input (1/8 of the original image): channel 0 "this does
+not belong here" (anomaly), channel 1 "this is the part's metal" (material), so the runtime can confine
+the anomaly map to the part. Cost was the design constraint (at most ~60 ms added to a 1024x1024
+inspection on 2 CPU cores), hence the patchify stem, depthwise-separable blocks and additive skips.
 """
 
 from __future__ import annotations
@@ -14,9 +14,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vision.anomaly import FEATURE_CHANNELS, INPUT_SCALE, SIZE_MULTIPLE
+
+# Map cells per input pixel of the net (its input is already at 1/INPUT_SCALE of the image).
 OUTPUT_STRIDE = 4
-# Input sides must be multiples of this (three stride-2/4 stages); the runtime pads to it.
-SIZE_MULTIPLE = 16
+IMAGE_STRIDE = OUTPUT_STRIDE * INPUT_SCALE
+__all__ = ["IMAGE_STRIDE", "OUTPUT_STRIDE", "SIZE_MULTIPLE", "AnomalySegNet", "ExportWrapper"]
 
 
 class _DSBlock(nn.Module):
@@ -45,82 +48,32 @@ class _Down(nn.Module):
         return F.relu(self.bn(self.pw(self.dw(x))))
 
 
-def _gaussian_taps(sigma: float) -> torch.Tensor:
-    r = max(1, round(3 * sigma))
-    x = torch.arange(-r, r + 1, dtype=torch.float32)
-    g = torch.exp(-0.5 * (x / sigma) ** 2)
-    return g / g.sum()
-
-
-class _HighPass(nn.Module):
-    """Fixed difference-from-local-mean filters (not learned): a flaw is a local deviation, so the net
-    starts from it instead of having to discover it; edge-replicated borders keep image edges quiet."""
-
-    def __init__(self, sigmas: tuple[float, ...]) -> None:
-        super().__init__()
-        self.sigmas = tuple(sigmas)
-        for i, s in enumerate(self.sigmas):
-            self.register_buffer(f"taps{i}", _gaussian_taps(s), persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        outs = []
-        for i in range(len(self.sigmas)):
-            taps: torch.Tensor = getattr(self, f"taps{i}")
-            r = taps.numel() // 2
-            blurred = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), taps.view(1, 1, 1, -1))
-            blurred = F.conv2d(F.pad(blurred, (0, 0, r, r), mode="replicate"), taps.view(1, 1, -1, 1))
-            outs.append((x - blurred) * HIGHPASS_GAIN)
-        return torch.cat(outs, dim=1)
-
-
-# High-pass values are a few hundredths; scale them to the range of the centred image.
-HIGHPASS_GAIN = 20.0
-
-
 class AnomalySegNet(nn.Module):
     """U-Net-like segmenter of 'this does not belong here' (trained on pasted synthetic anomalies)."""
 
-    def __init__(self, width: int = 32, highpass_sigmas: tuple[float, ...] = (2.0, 6.0)) -> None:
+    def __init__(self, width: int = 24, in_channels: int = FEATURE_CHANNELS) -> None:
         super().__init__()
-        c1, c2, c3 = width, width * 2, width * 3
-        self.highpass = _HighPass(highpass_sigmas) if highpass_sigmas else None
-        cin = 1 + len(highpass_sigmas)
-        # A 4x4/4 patch embedding with >= 16 channels is a complete linear basis of each patch:
-        # no detail is lost, and it is ~20x cheaper than full-resolution 3x3 convolutions.
-        self.stem = nn.Sequential(nn.Conv2d(cin, c1, 4, stride=4, bias=False), nn.BatchNorm2d(c1), nn.ReLU())
-        self.enc1 = _DSBlock(c1)
+        c1, c2, c3 = width, width * 2, width * 4
+        # 2x2/2 patch embedding: with >= 16 channels a complete linear basis of each 2x2 patch of 4 channels.
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, c1, 2, stride=2, bias=False), nn.BatchNorm2d(c1), nn.ReLU())
+        self.enc1 = nn.Sequential(_DSBlock(c1), _DSBlock(c1))
         self.down2 = _Down(c1, c2)
         self.enc2 = nn.Sequential(_DSBlock(c2, 1), _DSBlock(c2, 2))
         self.down3 = _Down(c2, c3)
-        self.enc3 = nn.Sequential(_DSBlock(c3, 2), _DSBlock(c3, 4))
+        # Dilated context at 1/16 of the image: enough to tell a part's own edge or boss from a flaw on it.
+        self.enc3 = nn.Sequential(_DSBlock(c3, 2), _DSBlock(c3, 4), _DSBlock(c3, 8))
         self.lat3 = nn.Conv2d(c3, c2, 1)
-        self.dec2 = _DSBlock(c2)
-        self.lat2 = nn.Conv2d(c2, c1, 1)
-        self.dec1 = _DSBlock(c1)
-        self.head = nn.Conv2d(c1, 2, 1)
+        self.skip1 = nn.Conv2d(c1, c2, 2, stride=2)
+        self.dec = nn.Sequential(_DSBlock(c2), _DSBlock(c2))
+        self.head = nn.Conv2d(c2, 2, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (N, 1, H, W) in [0, 1], H and W multiples of 16 -> logits (N, 2, H/4, W/4): anomaly, material."""
-        return self.body(self.features(x))
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Fixed input channels: the centred image (contrast first, not absolute grey level) and high-passes.
-
-        Not exported: ONNX Runtime runs large single-channel blurs slowly, so the runtime computes the
-        same channels with OpenCV (`vision.anomaly.input_features`, identical taps and borders).
-        """
-        feats = (x - 0.5) * 4.0
-        if self.highpass is not None:
-            feats = torch.cat([feats, self.highpass(x)], dim=1)
-        return feats
-
-    def body(self, feats: torch.Tensor) -> torch.Tensor:
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        """feats: (N, C, H, W), H and W multiples of 16 -> logits (N, 2, H/4, W/4): anomaly, material."""
         e1 = self.enc1(self.stem(feats))
         e2 = self.enc2(self.down2(e1))
         e3 = self.enc3(self.down3(e2))
-        d2 = self.dec2(e2 + F.interpolate(self.lat3(e3), scale_factor=2.0, mode="bilinear", align_corners=False))
-        d1 = self.dec1(e1 + F.interpolate(self.lat2(d2), scale_factor=2.0, mode="bilinear", align_corners=False))
-        return self.head(d1)
+        up = F.interpolate(self.lat3(e3), scale_factor=2.0, mode="bilinear", align_corners=False)
+        return self.head(self.dec(e2 + up + self.skip1(e1)))
 
 
 class ExportWrapper(nn.Module):
@@ -131,4 +84,4 @@ class ExportWrapper(nn.Module):
         self.net = net
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.net.body(feats))
+        return torch.sigmoid(self.net(feats))

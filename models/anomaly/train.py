@@ -46,10 +46,10 @@ def fit(cfg: TrainAnomalyConfig, train: Sequence[FlawFreeImage], val: Sequence[F
     torch.set_num_threads(cfg.train.threads)
     pl.seed_everything(cfg.seed, workers=True)
     t = cfg.train
-    dm = AnomalyDataModule(train, val, t.patch_px, t.batch_size, t.patches_per_epoch, t.val_patches, seed=cfg.seed)
-    module = AnomalyLitModule(
-        width=cfg.model.width, highpass_sigmas=cfg.model.highpass_sigmas, lr=t.lr, weight_decay=t.weight_decay
+    dm = AnomalyDataModule(
+        train, val, t.patch_px, t.batch_size, t.patches_per_epoch, t.val_patches, seed=cfg.seed, workers=t.workers
     )
+    module = AnomalyLitModule(width=cfg.model.width, lr=t.lr, weight_decay=t.weight_decay)
     if cfg.init_checkpoint is not None:
         state = torch.load(str(cfg.init_checkpoint), map_location="cpu", weights_only=False)["state_dict"]
         module.load_state_dict(state)
@@ -101,10 +101,11 @@ def export_onnx(checkpoint: str | Path, out_path: Path) -> None:
 
     from models.anomaly.module import AnomalyLitModule
     from models.anomaly.net import ExportWrapper
+    from vision.anomaly import FEATURE_CHANNELS
 
     module = AnomalyLitModule.load_from_checkpoint(str(checkpoint), map_location="cpu")
     wrapper = ExportWrapper(module.net).eval()
-    channels = 1 + len(module.net.highpass.sigmas if module.net.highpass is not None else ())
+    channels = FEATURE_CHANNELS
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
         torch.onnx.export(
@@ -119,15 +120,10 @@ def export_onnx(checkpoint: str | Path, out_path: Path) -> None:
         )
 
 
-def calibration_scores(
-    model_path: Path, images: Sequence[FlawFreeImage], highpass_sigmas: tuple[float, ...]
-) -> list[float]:
-    from models.anomaly.net import HIGHPASS_GAIN
-    from vision.anomaly import OnnxAnomalyScorer
+def calibration_scores(model_path: Path, images: Sequence[FlawFreeImage]) -> list[float]:
+    from vision.anomaly import FEATURE_KIND, OnnxAnomalyScorer
 
-    scorer = OnnxAnomalyScorer(
-        model_path, threshold=float("inf"), highpass_sigmas=highpass_sigmas, highpass_gain=HIGHPASS_GAIN
-    )
+    scorer = OnnxAnomalyScorer(model_path, threshold=float("inf"), feature_kind=FEATURE_KIND)
     return [scorer.image_score(im.image01) for im in images]
 
 
@@ -185,7 +181,7 @@ def train_anomaly(
     model_path = out_dir / MODEL_FILE
     export_onnx(run["best_checkpoint"], model_path)
     cal_images = provider(cfg.calibration.images, STREAM_CAL)
-    scores = calibration_scores(model_path, cal_images, cfg.model.highpass_sigmas)
+    scores = calibration_scores(model_path, cal_images)
     threshold = calibrate_threshold(scores, cfg.calibration.false_alarm_rate)
     card = write_card(
         out_dir, cfg=cfg, command=command, run=run, threshold=threshold, flaw_free_scores=scores, metrics={}

@@ -114,3 +114,21 @@ def test_material_mask_keeps_whole_image_when_there_is_no_air() -> None:
     assert material_mask(rng.uniform(0.2, 0.4, (50, 60)).astype(np.float32)).all()
     m = material_mask(part_image()[::4, ::4])
     assert m[25, 37] and not m[2, 2]
+
+
+def test_features_are_half_resolution_and_do_not_depend_on_window_gain_or_offset() -> None:
+    from vision.anomaly import FEATURE_CHANNELS, anomaly_features, downscale
+
+    rng = np.random.default_rng(4)
+    img = (part_image(128, 160, spot=True) * 0.6 + rng.normal(0, 0.01, (128, 160))).astype(np.float32)
+    half = downscale(img)
+    assert half.shape == (64, 80)
+    f = anomaly_features(half)
+    assert f.shape == (FEATURE_CHANNELS, 64, 80) and f.dtype == np.float32 and np.isfinite(f).all()
+    # Band channels are divided by the local noise: another window (gain, offset) gives the same input.
+    g = anomaly_features(half * 0.5 + 0.2)
+    np.testing.assert_allclose(g[1:], f[1:], atol=2e-3)
+    # The bright spot (image rows 90-102, columns 140-152) stands out of the flat part in the fine band.
+    spot = np.abs(f[1, 45:51, 70:76]).max()
+    flat = np.percentile(np.abs(f[1, 25:40, 35:60]), 99)
+    assert spot > 3 * flat
