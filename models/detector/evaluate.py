@@ -32,6 +32,15 @@ from vision.types import Detection, FlawClass, PartFamily, Verdict
 
 SIZE_BANDS_MM: tuple[tuple[float, float], ...] = ((0.0, 1.0), (1.0, 2.0), (2.0, 5.0), (5.0, 1e9))
 RECALL_IOU = 0.3
+# Contrast-to-noise bands: recall per band is the probability-of-detection curve of radiography (POD vs CNR)
+CNR_BANDS: tuple[tuple[float, float], ...] = ((0.0, 4.0), (4.0, 8.0), (8.0, 16.0), (16.0, 1e9))
+
+
+def cnr_band(cnr: float) -> str:
+    for lo, hi in CNR_BANDS:
+        if lo <= cnr < hi:
+            return f"cnr {lo:g}-{hi:g}" if hi < 1e8 else f"cnr >={lo:g}"
+    return "unknown"
 
 
 def size_band(size_mm: float) -> str:
@@ -143,6 +152,7 @@ def score(collected: Collected, rules: dict[PartFamily, PartRules], th: Threshol
     n_truth: dict[FlawClass, int] = defaultdict(int)
     found_cls: dict[str, list[bool]] = defaultdict(list)
     found_band: dict[str, list[bool]] = defaultdict(list)
+    found_cnr: dict[str, list[bool]] = defaultdict(list)
     found_ge2: list[bool] = []
     counts = {"flaw_free": 0, "flaw_free_nok": 0, "flaw_free_not_ok": 0, "truth_nok": 0, "truth_nok_ok": 0}
     counts |= {"flawed": 0, "flawed_ok": 0, "truth_nok_caught_nok": 0}
@@ -161,6 +171,8 @@ def score(collected: Collected, rules: dict[PartFamily, PartRules], th: Threshol
             hit = bool(iou.shape[1] and iou[i].max() >= RECALL_IOU)
             found_cls[f["class"]].append(hit)
             found_band[size_band(f["size_mm"])].append(hit)
+            if "cnr" in f:
+                found_cnr[cnr_band(float(f["cnr"]))].append(hit)
             if f["size_mm"] >= 2.0:
                 found_ge2.append(hit)
         hw = (int(e["height"]), int(e["width"]))
@@ -190,6 +202,7 @@ def score(collected: Collected, rules: dict[PartFamily, PartRules], th: Threshol
         "truth_per_class": {c.value: n_truth[c] for c in FlawClass},
         "recall_per_class": {k: _rate(sum(v), len(v)) for k, v in sorted(found_cls.items())},
         "recall_per_size_band": {k: _rate(sum(v), len(v)) for k, v in sorted(found_band.items())},
+        "recall_per_cnr_band": {k: _rate(sum(v), len(v)) for k, v in sorted(found_cnr.items())},
         "recall_ge_2mm": _rate(sum(found_ge2), len(found_ge2)),
         "flaws_ge_2mm": len(found_ge2),
         "flaw_free_parts": counts["flaw_free"],

@@ -35,7 +35,7 @@ def render_card_md(card: dict[str, Any]) -> str:
     evals = ""
     for name, e in ev.items():
         evals += f"\n### {name}\n\nCommand: `{e.get('command', '')}`\n\n{_table(e.get('summary', {}))}\n"
-        for key in ("ap50_per_class", "recall_per_class", "recall_per_size_band"):
+        for key in ("ap50_per_class", "recall_per_class", "recall_per_size_band", "recall_per_cnr_band"):
             if key in e.get("summary_detail", {}):
                 evals += f"\n{key}:\n\n{_table(e['summary_detail'][key])}\n"
         rows = e.get("summary_detail", {}).get("threshold_sweep", [])

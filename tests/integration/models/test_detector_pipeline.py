@@ -128,7 +128,7 @@ def test_evaluate_runs_on_the_validation_images(trained: dict[str, Any], repo_ro
     res = evaluate_detector(trained["cfg"].out_dir, sims / "val_ii", repo_root / "configs" / "parts")
     assert res["images"] == 2
     assert set(res["ap50_per_class"]) == {"porosity", "shrinkage", "crack", "inclusion"}
-    for key in ("false_reject_rate", "escape_rate", "recall_per_size_band", "map50"):
+    for key in ("false_reject_rate", "escape_rate", "recall_per_size_band", "recall_per_cnr_band", "map50"):
         assert key in res
 
 

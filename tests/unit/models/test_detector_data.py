@@ -55,3 +55,10 @@ def test_model_yaml_resolves_repository_paths_and_refuses_missing_ones(
     assert model_yaml("yolo11n.yaml") == "yolo11n.yaml"  # one ultralytics ships, by name
     with pytest.raises(FileNotFoundError, match=r"models/detector/nope\.yaml"):
         model_yaml("models/detector/nope.yaml")
+
+
+def test_size_and_contrast_bands_cover_every_value() -> None:
+    from models.detector.evaluate import cnr_band, size_band
+
+    assert [size_band(v) for v in (0.5, 1.0, 4.9, 11.0)] == ["0-1mm", "1-2mm", "2-5mm", ">=5mm"]
+    assert [cnr_band(v) for v in (2.5, 4.0, 15.9, 999.0)] == ["cnr 0-4", "cnr 4-8", "cnr 8-16", "cnr >=16"]
