@@ -206,7 +206,9 @@ def joint_hold_kernel(
     tau_prev: np.ndarray,
     out: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
-    """robot.controller.joint_hold_torque compiled (kd = 2 zeta sqrt(kp) given): applied torque into out[:7]."""
+    """robot.controller.joint_hold_torque compiled (kd = 2 zeta sqrt(kp) given): applied torque into out[:7].
+
+    `out` may be `tau_prev` itself (an update in place): each joint reads its previous torque before writing."""
     step = params[P_STEP]
     for j in range(7):
         lim = params[P_LIM + j]
