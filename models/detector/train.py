@@ -2,7 +2,7 @@
 
 Offline by construction: ultralytics gets YOLO_OFFLINE, no auto-install, a private settings folder with a local
 TrueType font named Arial.ttf (else its dataset check tries to download one), a model YAML (never a .pt it
-would fetch), pretrained=False, amp=False, plots=False.
+would fetch; pretrained only to keep --init-weights of our own earlier run), amp=False, plots=False.
 """
 
 from __future__ import annotations
@@ -155,7 +155,9 @@ def train_detector(
         device=device,
         seed=t.seed,
         deterministic=False,
-        pretrained=False,
+        # ultralytics drops the weights of a loaded checkpoint when pretrained is False: True keeps init_weights
+        # (a model built from its YAML has nothing to keep, and nothing is ever downloaded: YOLO_OFFLINE)
+        pretrained=bool(t.init_weights),
         amp=False,
         plots=False,
         project=str(work / "runs"),
