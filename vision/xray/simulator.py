@@ -130,7 +130,9 @@ class XraySimulator:
                 # the final grey levels, after windowing, compression and clipping
                 flaw_quanta = blur(blur(primary - primary_sound, e.focal_blur_px), e.detector_blur_px)
                 flaw_quanta *= np.float32(e.photons_open)
-                sound = intensifier_display(quanta - flaw_quanta, e, det, material, np.random.default_rng(display_seed), r)
+                sound = intensifier_display(
+                    quanta - flaw_quanta, e, det, material, np.random.default_rng(display_seed), r
+                )
                 drafts = _display_visibility(drafts, instance, y, sound, flaw_quanta, quanta, e, p.min_contrast_gl)
             k = draw_distortion_k(rng, r)
             if k > 0:
