@@ -54,7 +54,8 @@ def write_card(
             "name": "features",
             "shape": f"N x {FEATURE_CHANNELS} x H/{INPUT_SCALE} x W/{INPUT_SCALE}, sides multiples of 16",
             "computed_by": "vision.anomaly.anomaly_features(vision.anomaly.downscale(image in [0, 1])): centred "
-            "grey level and three band-passes (~3, ~10, ~32 px) over the local noise, asinh-compressed",
+            "grey level, three band-passes (~3, ~10, ~32 px) over the local noise (asinh-compressed) and two "
+            "linear clipped residuals (fine band, 5x5 median) over the local noise",
             "preprocess": "vision.preprocess.Preprocessor (robust window 0.5-99.5 percentile)",
         },
         "output": {
@@ -69,8 +70,8 @@ def write_card(
         "data": {
             "source": "vision.xray simulator, flaw-free parts only (self-supervised: generic synthetic anomalies "
             "pasted on half-resolution patches: smooth-noise blobs, ellipses, random polygons, random-walk "
-            "strokes, dot clusters, foreign texture; brighter and darker, 1.5 to 30 noise sigmas; none modelled "
-            "on the simulator's flaw generators)",
+            "strokes, dot clusters, foreign texture; brighter and darker, 3 to 80 local noise sigmas and above the "
+            "Rose criterion; none modelled on the simulator's flaw generators)",
             "train_images": cfg.data.train_images,
             "val_images": cfg.data.val_images,
             "image_size_px": [cfg.data.width_px, cfg.data.height_px],
