@@ -81,18 +81,24 @@ def test_masks_inside_material_and_boxes_enclose_masks(mode: DetectorMode) -> No
     assert n_instances >= 8
 
 
+def _flaw_and_ring(shot, f):  # type: ignore[no-untyped-def]
+    """The flaw's pixels and a 3-pixel ring around its box in metal of the same thickness (within 5 %)."""
+    x0, y0, x1, y1 = (int(v) for v in f.bbox_xyxy_px)
+    m = shot.instance_mask == f.instance_id
+    ring = np.zeros_like(m)
+    ring[max(0, y0 - 3) : y1 + 3, max(0, x0 - 3) : x1 + 3] = True
+    t_flaw = float(shot.thickness_mm[m].mean())
+    ring &= ~m & shot.material_mask & (np.abs(shot.thickness_mm - t_flaw) < 0.05 * t_flaw)
+    return m, ring
+
+
 def test_voids_render_brighter_than_their_surroundings() -> None:
     shots = _shots(20, flaw_mix=parse_flaw_mix("porosity"), detector_mode=DetectorMode.FLAT_PANEL, randomise=0.3)
     brighter, total = 0, 0
     for shot in shots:
         px = shot.image.pixels.astype(np.float64)
         for f in shot.instances:
-            x0, y0, x1, y1 = (int(v) for v in f.bbox_xyxy_px)
-            m = shot.instance_mask == f.instance_id
-            ring = np.zeros_like(m)
-            ring[max(0, y0 - 3) : y1 + 3, max(0, x0 - 3) : x1 + 3] = True
-            t_flaw = float(shot.thickness_mm[m].mean())
-            ring &= ~m & shot.material_mask & (np.abs(shot.thickness_mm - t_flaw) < 0.05 * t_flaw)
+            m, ring = _flaw_and_ring(shot, f)
             if ring.sum() < 10 or f.cnr < 4:
                 continue
             total += 1
@@ -242,12 +248,7 @@ def test_intensifier_labels_only_flaws_seen_in_the_final_grey_levels() -> None:
         px = shot.image.pixels.astype(np.float64)
         for f in shot.instances:
             assert f.cnr >= 2.5 and f.snr >= 8.0, f
-            x0, y0, x1, y1 = (int(v) for v in f.bbox_xyxy_px)
-            m = shot.instance_mask == f.instance_id
-            ring = np.zeros_like(m)
-            ring[max(0, y0 - 3) : y1 + 3, max(0, x0 - 3) : x1 + 3] = True
-            t_flaw = float(shot.thickness_mm[m].mean())
-            ring &= ~m & shot.material_mask & (np.abs(shot.thickness_mm - t_flaw) < 0.05 * t_flaw)
+            m, ring = _flaw_and_ring(shot, f)
             if ring.sum() < 10:
                 continue
             total += 1
