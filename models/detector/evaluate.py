@@ -36,18 +36,20 @@ RECALL_IOU = 0.3
 CNR_BANDS: tuple[tuple[float, float], ...] = ((0.0, 4.0), (4.0, 8.0), (8.0, 16.0), (16.0, 1e9))
 
 
-def cnr_band(cnr: float) -> str:
-    for lo, hi in CNR_BANDS:
-        if lo <= cnr < hi:
-            return f"cnr {lo:g}-{hi:g}" if hi < 1e8 else f"cnr >={lo:g}"
+def _band(value: float, bands: tuple[tuple[float, float], ...], prefix: str = "", unit: str = "") -> str:
+    """Label of the half-open band [lo, hi) holding value; the last band is open-ended (">=lo")."""
+    for lo, hi in bands:
+        if lo <= value < hi:
+            return f"{prefix}{lo:g}-{hi:g}{unit}" if hi < 1e8 else f"{prefix}>={lo:g}{unit}"
     return "unknown"
+
+
+def cnr_band(cnr: float) -> str:
+    return _band(cnr, CNR_BANDS, prefix="cnr ")
 
 
 def size_band(size_mm: float) -> str:
-    for lo, hi in SIZE_BANDS_MM:
-        if lo <= size_mm < hi:
-            return f"{lo:g}-{hi:g}mm" if hi < 1e8 else f">={lo:g}mm"
-    return "unknown"
+    return _band(size_mm, SIZE_BANDS_MM, unit="mm")
 
 
 def average_precision(scores: list[float], hits: list[bool], n_truth: int) -> float:
