@@ -138,9 +138,7 @@ def train_detector(
     t = cfg.train
     run_name = f"{cfg.name}-{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S')}"
     if t.init_weights:
-        init = Path(t.init_weights)
-        if not init.is_file():
-            raise FileNotFoundError(f"init weights not found: {init} (train.init_weights / --init-weights)")
+        init = _init_checkpoint(Path(t.init_weights), cfg, Path(data["data_yaml"]).parent, run_name)
         model = YOLO(str(init))  # an earlier run of this command continued on a fresh schedule: still our own weights
     else:
         model = YOLO(model_yaml(t.model))
@@ -187,11 +185,36 @@ def train_detector(
     return publish(weights, cfg, command, config_file, data, train_minutes, device)
 
 
+def _registry_onnx(init: Path) -> Path | None:
+    """A registry folder or its model.onnx given as --init-weights: the ONNX file, else None."""
+    if init.is_dir() and (init / MODEL_FILE).is_file():
+        return init / MODEL_FILE
+    return init if init.suffix == ".onnx" else None
+
+
+def _init_checkpoint(init: Path, cfg: TrainDetectorConfig, data_dir: Path, run_name: str) -> Path:
+    """--init-weights as a checkpoint path: an earlier run's `.pt` as it is, a registry model rebuilt from its ONNX."""
+    if not init.exists():
+        raise FileNotFoundError(f"init weights not found: {init} (train.init_weights / --init-weights)")
+    onnx_file = _registry_onnx(init)
+    if onnx_file is None:
+        return init
+    from models.detector.recover import checkpoint_from_registry
+
+    names = dict(enumerate(c.value for c in FlawClass))
+    out = cfg.work_dir.resolve() / "recovered" / f"{run_name}.pt"
+    return checkpoint_from_registry(onnx_file, model_yaml(cfg.train.model), names, data_dir / "train" / "images", out)
+
+
 def _earlier_run(init_weights: str | None) -> dict[str, Any] | None:
     """The card of the run a continued training started from: the chain of runs behind a shipped model."""
     if not init_weights:
         return None
-    card_file = Path(init_weights).parent.parent / "model_card.json"
+    onnx_file = _registry_onnx(Path(init_weights))
+    if onnx_file is not None:
+        card_file = onnx_file.parent / "model_card.json"
+    else:
+        card_file = Path(init_weights).parent.parent / "model_card.json"
     earlier: dict[str, Any] = {"weights": init_weights}
     if card_file.is_file():
         card = json.loads(card_file.read_text())

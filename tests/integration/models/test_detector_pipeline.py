@@ -143,6 +143,20 @@ def _conv_weight_gap(a: str, b: str) -> float:
     return max(float((sa[k] - sb[k]).abs().max()) for k in keys)
 
 
+def _onnx_conv_gap(onnx_file: Path, pt: str) -> float:
+    """Largest difference between the folded convolutions of an ONNX file and a checkpoint's convolutions, relative
+    to each tensor's largest weight (ultralytics stores checkpoints in float16)."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    folded = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(onnx_file)).graph.initializer}
+    state = torch.load(pt, map_location="cpu", weights_only=False)["model"].float().state_dict()
+    keys = [k for k in state if k.endswith(".conv.weight") and k in folded]
+    assert len(keys) > 20
+    return max(float(np.abs(state[k].numpy() - folded[k]).max() / np.abs(folded[k]).max()) for k in keys)
+
+
 def test_training_continues_from_an_earlier_run_and_the_card_names_it(trained: dict[str, Any]) -> None:
     from models.detector.train import train_detector
 
@@ -159,6 +173,15 @@ def test_training_continues_from_an_earlier_run_and_the_card_names_it(trained: d
     assert card["continued_from"]["command"] == "pytest tiny run"
     md = (Path(raw["out_dir"]) / "model_card.md").read_text()
     assert "Continued from" in md and "pytest tiny run" in md
+    # A registry model (only its ONNX file is kept) continues too: rebuilt with its batch norms restored.
+    registry = Path(cfg.out_dir)
+    raw["name"] = "detector-tiny-from-registry"
+    raw["out_dir"] = str(trained["tmp"] / "registry" / "detector-tiny-from-registry")
+    raw["train"]["init_weights"] = str(registry)
+    card = train_detector(type(cfg).model_validate(raw), command="pytest registry run", reuse_data=True)
+    assert card["continued_from"]["weights"] == str(registry)
+    assert card["continued_from"]["command"] == "pytest tiny run"
+    assert _onnx_conv_gap(registry / "model.onnx", card["weights"]) < 2e-3  # float16 rounding, no more
     raw["train"]["init_weights"] = str(trained["tmp"] / "missing.pt")
     with pytest.raises(FileNotFoundError, match=r"missing\.pt"):
         train_detector(type(cfg).model_validate(raw), command="pytest", reuse_data=True)
