@@ -30,10 +30,10 @@ class ExternalForceEstimator:
         self._prev = d.qvel.copy()
         self._dq_step = np.zeros(m.nv)
         self._m_dq_step = np.zeros(m.nv)
-        self._inv_dt = 1.0 / float(m.opt.timestep)
+        self.inv_dt = 1.0 / float(m.opt.timestep)
         # At a tick, qM, qfrc_bias, qfrc_passive and qfrc_actuator still hold the last step's values (mj_step
         # computes them before integrating), the state that step started from: all consistent with its qdd.
-        self._views = {
+        self.views = {
             side: (
                 self._m_dq_step[ds],
                 d.qfrc_bias[ds],
@@ -45,22 +45,29 @@ class ExternalForceEstimator:
         self.wrench = np.zeros(7)  # [F (N); torque (Nm); |F| (N)]
         self._valid = False
         # Compile (or load) the kernel for these array layouts now, not in the first tick of a control loop.
-        wrench_estimate_kernel(sim.arm_views("right").jac, *self._views["right"], 1.0, 0.0, np.zeros(7))
+        wrench_estimate_kernel(sim.arm_views("right").jac, *self.views["right"], 1.0, 0.0, np.zeros(7))
 
     def update(self, side: str, jac: np.ndarray, payload_kg: float) -> float:
         """|F| at the tool (N) over the last step; 0 on the first tick after `restart`."""
+        if not self.prepare():
+            return 0.0
+        m_dq, bias, passive, motor = self.views[side]
+        return float(
+            wrench_estimate_kernel(
+                jac, m_dq, bias, passive, motor, self.inv_dt, payload_kg * GRAVITY_M_PER_S2, self.wrench
+            )
+        )
+
+    def prepare(self) -> bool:
+        """The first half of `update`: M (dq_k - dq_k-1) into the `views`; False when there is no last step to
+        compare with (the first tick after `restart`). The compiled tick does the second half itself."""
         np.subtract(self._qvel, self._prev, out=self._dq_step)
         np.copyto(self._prev, self._qvel)
         if not self._valid:
             self._valid = True
-            return 0.0
+            return False
         mujoco.mj_mulM(self._m, self._d, self._m_dq_step, self._dq_step)
-        m_dq, bias, passive, motor = self._views[side]
-        return float(
-            wrench_estimate_kernel(
-                jac, m_dq, bias, passive, motor, self._inv_dt, payload_kg * GRAVITY_M_PER_S2, self.wrench
-            )
-        )
+        return True
 
     def restart(self) -> None:
         """After the state was set from outside (brakes holding, a reset): the next step has no valid qdd."""

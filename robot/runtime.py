@@ -10,11 +10,12 @@ import math
 from collections import deque
 from collections.abc import Generator
 from time import perf_counter_ns, thread_time_ns
+from typing import Any
 
 import numpy as np
 
 from robot.config import RobotConfig
-from robot.control_kernel import O_POS_ERR, O_SPEED, O_TAU, OUT_SIZE, impedance_kernel, joint_hold_kernel
+from robot.control_kernel import O_POS_ERR, O_SPEED, OUT_SIZE
 from robot.controller import ControlGains, warm_up
 from robot.force_estimate import ExternalForceEstimator
 from robot.kinematics import mat_to_quat
@@ -23,6 +24,7 @@ from robot.safety import SafetyMonitor, StopEvent
 from robot.scene import ARMS, LAYOUT, TORQUE_LIMITS_NM
 from robot.sim import CellSim
 from robot.skills import GRAVITY, SkillContext
+from robot.tick_kernel import arm_commands_kernel
 from robot.trajectory import Setpoint
 from robot.types import PickPlaceTask, Pose, RobotMode, RobotState, TaskOutcome, TaskResult
 
@@ -77,12 +79,39 @@ class RobotRuntime:
         self._ff_kg = 0.0
         # Preallocated for the tick: the kernel's output, its applied-torque view, the packed gains.
         self._out = np.zeros(OUT_SIZE)
-        self._out_tau = self._out[O_TAU : O_TAU + 7]
         self._params = self.gains.packed
         self._idle_gains = (IDLE_ARM_KP_NM_PER_RAD, 2.0 * g.damping_ratio * math.sqrt(IDLE_ARM_KP_NM_PER_RAD))
         self._other = {side: next(o for o in ARMS if o != side) for side in ARMS}
         self.force_estimator = ExternalForceEstimator(self.sim)
         warm_up()
+        self._tick_args = {side: self._tick_arguments(side) for side in ARMS}
+        self._compile_tick()
+
+    def _tick_arguments(self, side: str) -> tuple[Any, ...]:
+        """The arguments of arm_commands_kernel that stay the same while `side` works (after the per-tick ones)."""
+        sim, est = self.sim, self.force_estimator
+        other = self._other[side]
+        st, ost = sim.arm_views(side), sim.arm_views(other)
+        m_dq, _, passive, motor = est.views[side]
+        return (
+            *st, self.ctx[side].q_null, self._params, self.tau[side], self._out,
+            m_dq, passive, motor, est.inv_dt, est.wrench,
+            ost.q, ost.dq, self.hold_q[other], ost.bias_nm, *self._idle_gains, self.tau[other],
+            sim.ctrl, sim.arm_ctrl[side], sim.arm_ctrl[other], sim.qpos, sim.qvel,
+            sim.grip_index[side], self.ctx[side].grip_row, sim.grip_index[other], self.ctx[other].grip_row,
+        )  # fmt: skip
+
+    def _compile_tick(self) -> None:
+        """Compile (or load from the disk cache) the tick kernel for the array layouts the tick hands it, before
+        any loop runs. It writes commands and torques: each array it writes is put back afterwards."""
+        sim, est = self.sim, self.force_estimator
+        written = (sim.ctrl, self.tau["right"], self.tau["left"], self._out, est.wrench)
+        saved = [a.copy() for a in written]
+        for side in ARMS:
+            g = self.ctx[side].goal
+            arm_commands_kernel(g.pos_m, g.quat_wxyz, g.twist, self._z6, True, 0.0, 0.0, *self._tick_args[side])
+        for a, old in zip(written, saved, strict=True):
+            a[:] = old
 
     # --- commands (called between ticks) -------------------------------------------------------------
     def submit(self, task: PickPlaceTask) -> None:
@@ -103,7 +132,7 @@ class RobotRuntime:
         if ok:
             for side in list(self._brake_q):
                 # Power back on: hold where the brakes held, torque starts from gravity compensation.
-                self.tau[side] = self.sim.d.qfrc_bias[self.sim.arms[side].dof].copy()
+                self.tau[side][:] = self.sim.d.qfrc_bias[self.sim.arms[side].dof]
             self._brake_q.clear()
             self._cat1_deadline_s = None
             self._hold_here(self.active)
@@ -139,33 +168,26 @@ class RobotRuntime:
                 self._ff_kg = ctx.payload_kg
                 self._ff = np.array([0.0, 0.0, ctx.payload_kg * GRAVITY, 0.0, 0.0, 0.0])
             ff = self._ff
-        out = self._out
-        tau = self.tau[side]
-        # The compiled impedance law (robot.control_kernel; same torques as controller.impedance_torque).
-        impedance_kernel(*st, goal.pos_m, goal.quat_wxyz, goal.twist, ctx.q_null, ff, self._params, tau, out)
-        ctx.pos_error_m = float(out[O_POS_ERR])
-        speed = float(out[O_SPEED])
         est = self.force_estimator
         if self._brake_q:
             est.restart()  # the brakes set the joints from outside: no dynamics to compare with
-            est_n = 0.0
+            est_valid = False
         else:
-            est_n = est.update(side, st.jac, ctx.payload_kg)
+            est_valid = est.prepare()
+        out = self._out
+        # Both arms' torques, both grippers and the force estimate in one compiled call (robot.tick_kernel: the
+        # impedance law is controller.impedance_torque's, the idle arm holds its posture); commands go into ctrl.
+        est_n = arm_commands_kernel(
+            goal.pos_m, goal.quat_wxyz, goal.twist, ff, est_valid, ctx.payload_kg * GRAVITY, sim.time_s,
+            *self._tick_args[side],
+        )  # fmt: skip
+        ctx.pos_error_m = float(out[O_POS_ERR])
+        speed = float(out[O_SPEED])
         ev = self.safety.check(sim.time_s, st.tcp_pos_m, speed, contact.external_n, est_n)
         if ev is not None:
             self._on_stop(ev, requested=False)
         if self._cat1_deadline_s is not None and (sim.time_s >= self._cat1_deadline_s or speed < 0.01):
             self._engage_brakes()
-        tau[:] = self._out_tau
-        sim.set_arm_torque(side, tau)
-        sim.set_grip_force(side, ctx.grip_force_command_n())
-        other = self._other[side]
-        ost = sim.arm_views(other)
-        otau = self.tau[other]
-        # Updates the idle arm's torque in place (the kernel reads each joint's previous torque first).
-        joint_hold_kernel(ost.q, ost.dq, self.hold_q[other], ost.bias_nm, *self._idle_gains, self._params, otau, otau)
-        sim.set_arm_torque(other, otau)
-        sim.set_grip_force(other, self.ctx[other].grip_force_command_n())
         if self._brake_q:
             self._apply_brakes()
         c_ctrl = thread_time_ns()
@@ -185,7 +207,7 @@ class RobotRuntime:
     def _start(self, task: PickPlaceTask) -> None:
         side = arm_for(task.target)
         if side != self.active:
-            self.hold_q[self.active] = self.sim.d.qpos[self.sim.arms[self.active].qpos].copy()
+            self.hold_q[self.active][:] = self.sim.d.qpos[self.sim.arms[self.active].qpos]
             self.active = side
             self._hold_here(side)
         self.task = task

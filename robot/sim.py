@@ -83,11 +83,17 @@ class CellSim:
         self._jac_rows = {side: (j[:3], j[3:]) for side, j in self._jac_full.items()}
         self._tcp_site = {side: a.tcp_site for side, a in self.arms.items()}
         # MjData's arrays, held once (each attribute access makes a new array object) with the finger indices.
-        self._qpos, self._qvel, self._ctrl = d.qpos, d.qvel, d.ctrl
-        self._grip_act = {side: a.grip_act for side, a in self.arms.items()}
+        self._qpos, self._qvel = d.qpos, d.qvel
         self._finger_qpos = {side: a.finger_qpos for side, a in self.arms.items()}
         self._finger_dof0 = {side: a.finger_dof[0] for side, a in self.arms.items()}
-        self._ctrl_arm = {side: d.ctrl[int(a.act[0]) : int(a.act[0]) + 7] for side, a in self.arms.items()}
+        # For the compiled tick (robot.tick_kernel), the only writer of commands: the whole ctrl/qpos/qvel, each
+        # arm's ctrl view, and where each gripper's actuators and finger joints are (I_* layout).
+        self.ctrl, self.qpos, self.qvel = d.ctrl, d.qpos, d.qvel
+        self.arm_ctrl = {side: d.ctrl[int(a.act[0]) : int(a.act[0]) + 7] for side, a in self.arms.items()}
+        self.grip_index = {
+            side: np.array([*a.grip_act, *a.finger_qpos, a.finger_dof[0]], dtype=np.int64)
+            for side, a in self.arms.items()
+        }
         self.arm_moving_mass_kg = float(sum(self.m.body_mass[b] for b in self.arms["right"].body_ids))
         for side, a in self.arms.items():
             self.d.qpos[a.qpos] = home_joint_positions(side)
@@ -102,16 +108,6 @@ class CellSim:
 
     def step(self) -> None:
         mujoco.mj_step(self.m, self.d)
-
-    def set_arm_torque(self, side: str, tau_nm: np.ndarray) -> None:
-        self._ctrl_arm[side][:] = tau_nm
-
-    def set_grip_force(self, side: str, force_n: float) -> None:
-        """Positive opens, negative closes: the force on each finger (the fingers are coupled)."""
-        a, b = self._grip_act[side]
-        ctrl = self._ctrl
-        ctrl[a] = force_n
-        ctrl[b] = force_n
 
     def finger_gap_m(self, side: str) -> float:
         a, b = self._finger_qpos[side]

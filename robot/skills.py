@@ -17,12 +17,19 @@ from robot.config import RobotConfig
 from robot.kinematics import ik_steps, mat_to_quat, quat_to_mat
 from robot.scene import FINGER_STROKE_M, home_joint_positions
 from robot.sim import CellSim, ContactReading
+from robot.tick_kernel import (
+    CLOSE_RAMP_S,
+    G_CLOSING,
+    G_FORCE_LIMIT,
+    G_OPEN_GAP,
+    G_SINCE,
+    GRIP_ROW_SIZE,
+    grip_force_kernel,
+)
 from robot.trajectory import MinJerkSegment, Setpoint, pfl_speed_limit_m_per_s, robot_effective_mass_kg
 
 Skill = Generator[None, None, None]
 GRAVITY = 9.81
-CLOSE_RAMP_S = 0.5  # grip force rises over this time: fast closing makes heavy parts slip (FIELD_NOTES)
-FINGER_CLOSE_SPEED_M_PER_S = 0.3
 GAP_TOLERANCE_M = 0.012
 SLIP_LIMIT_M = 0.015
 APPROACH_SPEED_M_PER_S = 0.4
@@ -59,6 +66,9 @@ class SkillContext:
         self.goal = Setpoint(pos, mat_to_quat(rot), np.zeros(6))
         self.q_null = home_joint_positions(side)
         self.gripper = Gripper(force_limit_n=cfg.grip_force_n)
+        # The gripper command as the compiled tick reads it (robot.tick_kernel G_* layout), kept with `gripper`.
+        self.grip_row = np.zeros(GRIP_ROW_SIZE)
+        self._sync_grip_row()
         self.payload_kg = 0.0
         self.family: str | None = None
         self.held = False
@@ -82,19 +92,26 @@ class SkillContext:
 
     # --- gripper ---------------------------------------------------------------------------------------
     def grip_force_command_n(self) -> float:
-        """Finger force for this tick: a speed loop whose force cap ramps up while closing."""
-        v = self.sim.finger_speed_m_per_s(self.side)
-        g = self.gripper
-        if g.mode == "open":
-            # Position loop on the finger stroke, force-limited: opens to the requested gap and stays there.
-            q = 0.5 * self.sim.finger_gap_m(self.side)
-            return max(-30.0, min(30.0, 3000.0 * (0.5 * g.open_gap_m - q) - 60.0 * v))
-        cap = g.force_limit_n * min(1.0, max(0.02, (self.now_s - g.since_s) / CLOSE_RAMP_S))
-        # Speed loop that saturates once the pads stall on the part, so the squeeze equals the cap.
-        return max(-cap, min(cap, 400.0 * (-FINGER_CLOSE_SPEED_M_PER_S - v)))
+        """Finger force for this tick: a speed loop whose force cap ramps up while closing (the compiled law the
+        tick runs for both grippers, robot.tick_kernel.grip_force_kernel)."""
+        gap, speed = self.sim.finger_gap_m(self.side), self.sim.finger_speed_m_per_s(self.side)
+        return float(grip_force_kernel(self.grip_row, self.now_s, gap, speed))
 
     def set_gripper(self, mode: str, open_gap_m: float = 2 * FINGER_STROKE_M) -> None:
         self.gripper = Gripper(mode, self.now_s, self.cfg.grip_force_n, min(open_gap_m, 2 * FINGER_STROKE_M))
+        self._sync_grip_row()
+
+    def set_grip_force_limit(self, force_n: float) -> None:
+        """Change the finger force limit of the current grip (a weaker or stronger squeeze from now on)."""
+        self.gripper.force_limit_n = force_n
+        self._sync_grip_row()
+
+    def _sync_grip_row(self) -> None:
+        g, row = self.gripper, self.grip_row
+        row[G_CLOSING] = 0.0 if g.mode == "open" else 1.0
+        row[G_OPEN_GAP] = g.open_gap_m
+        row[G_FORCE_LIMIT] = g.force_limit_n
+        row[G_SINCE] = g.since_s
 
     # --- grip watch --------------------------------------------------------------------------------------
     def mark_held(self, family: str, mass_kg: float) -> None:

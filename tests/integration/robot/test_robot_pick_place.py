@@ -25,14 +25,14 @@ def test_pick_and_place_reaches_each_bin(target: TargetBin, family: str, mass: f
     robot = InProcessSimRobot(CFG, seed=11)
     applied: list[np.ndarray] = []
     sim = robot.runtime.sim
-    orig = sim.set_arm_torque
+    orig = sim.step
 
-    def record(side: str, tau: np.ndarray) -> None:
-        if side == robot.runtime.active:
-            applied.append(np.array(tau))
-        orig(side, tau)
+    def record() -> None:
+        # What the actuators of the working arm get for this step: the torque actually applied.
+        applied.append(sim.arm_ctrl[robot.runtime.active].copy())
+        orig()
 
-    sim.set_arm_torque = record  # type: ignore[method-assign]
+    sim.step = record  # type: ignore[method-assign]
     robot.submit(_task(1, target, family, mass))
     res = robot.result(timeout_s=30.0)
     assert res is not None and res.outcome == TaskOutcome.SUCCESS, res
@@ -163,7 +163,7 @@ def test_part_slipping_out_during_lift_is_detected_and_picked_again() -> None:
     while rt.ctx["right"].phase != "lift":
         robot.run_for(0.01)
     robot.run_for(0.1)
-    rt.ctx["right"].gripper.force_limit_n = 3.0  # the grip weakens: the part slides out of the fingers
+    rt.ctx["right"].set_grip_force_limit(3.0)  # the grip weakens: the part slides out of the fingers
     res = robot.result(timeout_s=40.0)
     assert res is not None and res.outcome == TaskOutcome.SUCCESS, res
     assert res.regrasp_count == 1
