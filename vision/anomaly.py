@@ -196,6 +196,7 @@ class OnnxAnomalyScorer:
         smooth_sigma_px: float = 1.0,
         calibration_scores: tuple[float, ...] = (),
         feature_kind: str = "",
+        ignore_border_px: int = 0,
     ) -> None:
         import onnxruntime as ort
 
@@ -221,6 +222,9 @@ class OnnxAnomalyScorer:
         self._features = channels == FEATURE_CHANNELS
         self.threshold = float(threshold)
         self.smooth_sigma_px = smooth_sigma_px
+        # The band-pass features and the net see a reflected image beyond its edge; their strongest responses on
+        # flaw-free parts sat there. Map cells within this many pixels of the image border are not scored.
+        self.ignore_border_px = int(ignore_border_px)
         self.calibration_scores = calibration_scores
         digest = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()
         self.version = version or f"anomaly@{digest[:12]}"
@@ -252,6 +256,12 @@ class OnnxAnomalyScorer:
             )
             material = material_mask(small)
         prob = prob * material
+        if self.ignore_border_px > 0:
+            b = -(-self.ignore_border_px // stride)  # whole cells
+            prob[:b] = 0.0
+            prob[-b:] = 0.0
+            prob[:, :b] = 0.0
+            prob[:, -b:] = 0.0
         if self.smooth_sigma_px > 0:
             prob = cv2.GaussianBlur(prob, (0, 0), self.smooth_sigma_px)
         return prob, stride
@@ -324,5 +334,6 @@ def load_anomaly_scorer(
         threads=threads,
         smooth_sigma_px=float(card.get("smooth_sigma_px", 1.0)),
         calibration_scores=cal,
+        ignore_border_px=int(card.get("ignore_border_px", 0)),
         feature_kind=str(card.get("features", {}).get("kind", "")),
     )

@@ -32,6 +32,9 @@ def _register_anomaly(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
         skip_fit: bool = typer.Option(
             False, "--skip-fit", help="with --init-checkpoint: only export, calibrate, evaluate and write the card"
         ),
+        recalibrate: bool = typer.Option(
+            False, "--recalibrate", help="keep the weights: set the scoring rule and threshold anew, evaluate"
+        ),
         json_out: bool = typer.Option(False, "--json", help="print the model card as JSON"),
     ) -> None:
         """Train the anomaly model on flaw-free simulated parts, export ONNX, calibrate, evaluate, write the card."""
@@ -40,6 +43,7 @@ def _register_anomaly(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
         from cell_control.config import ConfigError, load_model
         from models.anomaly.config import TrainAnomalyConfig
         from models.anomaly.evaluate import evaluate_for_config
+        from models.anomaly.train import recalibrate as recalibrate_model
         from models.anomaly.train import train_anomaly
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -64,7 +68,14 @@ def _register_anomaly(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
         if skip_fit and cfg.init_checkpoint is None:
             typer.echo("error: --skip-fit needs --init-checkpoint", err=True)
             raise typer.Exit(2)
-        card = train_anomaly(cfg, command, evaluate=evaluate, skip_fit=skip_fit)
+        if recalibrate:
+            try:
+                card = recalibrate_model(cfg, command, evaluate=evaluate)
+            except FileNotFoundError as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(2) from exc
+        else:
+            card = train_anomaly(cfg, command, evaluate=evaluate, skip_fit=skip_fit)
         if json_out:
             typer.echo(json.dumps({k: v for k, v in card.items() if k != "calibration"}, indent=2))
         else:

@@ -32,7 +32,9 @@ def register_detector(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
             None, "--from-weights", help="skip training: export these ultralytics weights (<run>/weights/*.pt)"
         ),
         init_weights: Path | None = typer.Option(
-            None, "--init-weights", help="continue from an earlier run (<run>/weights/last.pt) or a registry model (its folder or model.onnx)"
+            None,
+            "--init-weights",
+            help="continue from an earlier run (<run>/weights/last.pt) or a registry model (its folder or model.onnx)",
         ),
         note: str = typer.Option("", "--note", help="free text stored in the model card"),
         reuse_data: bool = typer.Option(False, "--reuse-data", help="keep the crops already in the work dir"),

@@ -19,6 +19,12 @@ def sha256_file(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+IMAGE_SCORE_RULE = (
+    "max of the material-masked, Gaussian-smoothed (sigma 1 map cell) probability map, leaving out the map cells "
+    "within ignore_border_px of the image border"
+)
+
+
 def write_card(
     out_dir: Path,
     *,
@@ -63,8 +69,9 @@ def write_card(
             "shape": f"N x 2 x H/{IMAGE_STRIDE} x W/{IMAGE_STRIDE} (anomaly, material)",
             "range": "[0, 1] probability",
         },
-        "image_score": "max of the material-masked, Gaussian-smoothed (sigma 1 map cell) probability map",
+        "image_score": IMAGE_SCORE_RULE,
         "smooth_sigma_px": 1.0,
+        "ignore_border_px": cfg.calibration.ignore_border_px,
         "threshold": threshold,
         "false_alarm_rate": cfg.calibration.false_alarm_rate,
         "data": {
@@ -114,6 +121,15 @@ def write_card(
     return card
 
 
+def _recalibrations(card: dict[str, Any]) -> str:
+    rows = card.get("recalibrations") or []
+    if not rows:
+        return ""
+    lines = [f"- {r['utc']}: `{r['command']}` (before: threshold {r['before'].get('threshold')}, image AUROC "
+             f"{r['before'].get('metrics', {}).get('image_auroc')})" for r in rows]  # fmt: skip
+    return "\n\nScoring rule and threshold set anew, weights unchanged:\n\n" + "\n".join(lines)
+
+
 def render_markdown(card: dict[str, Any]) -> str:
     m = card.get("metrics", {})
     metric_rows = "\n".join(f"| {k} | {v} |" for k, v in m.items() if not isinstance(v, dict | list)) or "| - | - |"
@@ -137,10 +153,11 @@ No real flaw and no pretrained weight was used.
 
 ## Threshold
 
-Image score: {card["image_score"]}. Threshold **{card["threshold"]:.5f}**, calibrated on
+Image score: {card["image_score"]} (ignore_border_px = {card.get("ignore_border_px", 0)}).
+Threshold **{card["threshold"]:.5f}**, calibrated on
 {card["calibration"]["images"]} flaw-free parts to a target false-alarm rate of
 {card["false_alarm_rate"]:.2%} (flaw-free score quantiles: {q}). The runtime recomputes it from the stored
-calibration scores when `vision.anomaly_false_alarm_rate` asks for another rate.
+calibration scores when `vision.anomaly_false_alarm_rate` asks for another rate.{_recalibrations(card)}
 
 ## Evaluation
 

@@ -52,6 +52,9 @@ class AnomalyTrainLoopConfig(_Strict):
 class AnomalyCalibrationConfig(_Strict):
     images: int = Field(300, ge=10, le=100_000, description="flaw-free parts the threshold is set on")
     false_alarm_rate: float = Field(0.01, gt=0.0, lt=0.5)
+    ignore_border_px: int = Field(
+        8, ge=0, le=256, description="map cells this close to the image border are not scored (edge artefacts)"
+    )
 
 
 class AnomalyEvalConfig(_Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import time
@@ -120,10 +121,12 @@ def export_onnx(checkpoint: str | Path, out_path: Path) -> None:
         )
 
 
-def calibration_scores(model_path: Path, images: Sequence[FlawFreeImage]) -> list[float]:
+def calibration_scores(model_path: Path, images: Sequence[FlawFreeImage], ignore_border_px: int = 0) -> list[float]:
     from vision.anomaly import FEATURE_KIND, OnnxAnomalyScorer
 
-    scorer = OnnxAnomalyScorer(model_path, threshold=float("inf"), feature_kind=FEATURE_KIND)
+    scorer = OnnxAnomalyScorer(
+        model_path, threshold=float("inf"), feature_kind=FEATURE_KIND, ignore_border_px=ignore_border_px
+    )
     return [scorer.image_score(im.image01) for im in images]
 
 
@@ -181,7 +184,7 @@ def train_anomaly(
     model_path = out_dir / MODEL_FILE
     export_onnx(run["best_checkpoint"], model_path)
     cal_images = provider(cfg.calibration.images, STREAM_CAL)
-    scores = calibration_scores(model_path, cal_images)
+    scores = calibration_scores(model_path, cal_images, cfg.calibration.ignore_border_px)
     threshold = calibrate_threshold(scores, cfg.calibration.false_alarm_rate)
     card = write_card(
         out_dir, cfg=cfg, command=command, run=run, threshold=threshold, flaw_free_scores=scores, metrics={}
@@ -194,6 +197,52 @@ def train_anomaly(
         )
     Path(cfg.work_dir).mkdir(parents=True, exist_ok=True)
     (Path(cfg.work_dir) / "last_card.json").write_text(json.dumps(card, indent=2))
+    return card
+
+
+def recalibrate(
+    cfg: TrainAnomalyConfig,
+    command: str,
+    provider: ImageProvider | None = None,
+    evaluate: Callable[[Path], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A registry model's scoring rule (the config's calibration section) and threshold set anew, weights untouched.
+
+    The card keeps its training history; calibration scores, threshold, rule and metrics are replaced, and the
+    earlier calibration is recorded under `recalibrations`.
+    """
+    from models.anomaly.card import CARD_JSON, CARD_MD, IMAGE_SCORE_RULE, render_markdown
+    from models.anomaly.sim_data import STREAM_CAL
+    from vision.anomaly import MODEL_FILE, calibrate_threshold
+
+    out_dir = Path(cfg.out_dir)
+    card_file = out_dir / CARD_JSON
+    if not card_file.is_file() or not (out_dir / MODEL_FILE).is_file():
+        raise FileNotFoundError(f"no anomaly model to recalibrate in {out_dir} (need {MODEL_FILE} and {CARD_JSON})")
+    card = json.loads(card_file.read_text())
+    provider = provider or simulator_provider(cfg)
+    cal = cfg.calibration
+    scores = calibration_scores(out_dir / MODEL_FILE, provider(cal.images, STREAM_CAL), cal.ignore_border_px)
+    before = {k: card.get(k) for k in ("threshold", "false_alarm_rate", "ignore_border_px", "image_score")}
+    before["metrics"] = {k: v for k, v in (card.get("metrics") or {}).items() if not isinstance(v, (list, dict))}
+    card.setdefault("recalibrations", []).append(
+        {"utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "command": command, "before": before}
+    )
+    card["threshold"] = calibrate_threshold(scores, cal.false_alarm_rate)
+    card["false_alarm_rate"] = cal.false_alarm_rate
+    card["ignore_border_px"] = cal.ignore_border_px
+    card["image_score"] = IMAGE_SCORE_RULE
+    card["calibration"] |= {
+        "images": len(scores),
+        "score_quantiles": quantiles(scores),
+        "flaw_free_scores": [float(x) for x in scores],
+    }
+    card["config"]["calibration"] = cal.model_dump(mode="json")
+    card_file.write_text(json.dumps(card, indent=2) + "\n")
+    if evaluate is not None:
+        card["metrics"] = evaluate(out_dir)
+        card_file.write_text(json.dumps(card, indent=2) + "\n")
+    (out_dir / CARD_MD).write_text(render_markdown(card))
     return card
 
 

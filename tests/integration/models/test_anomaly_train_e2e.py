@@ -105,3 +105,29 @@ def test_skip_fit_exports_a_checkpoint_with_its_history(
     assert scorer is not None and scorer.threshold == pytest.approx(card["threshold"])
     with pytest.raises(ValueError, match="init_checkpoint"):
         train_anomaly(cfg.model_copy(update={"init_checkpoint": None}), "x", skip_fit=True)
+
+
+def test_recalibration_keeps_weights_and_history_and_sets_a_new_rule(
+    trained: tuple[TrainAnomalyConfig, dict], tmp_path: Path
+) -> None:
+    import shutil
+
+    from models.anomaly.train import recalibrate
+    from vision.anomaly import calibrate_threshold
+
+    cfg, first = trained
+    shutil.copytree(cfg.out_dir, tmp_path / "model")
+    wider = cfg.calibration.model_copy(update={"ignore_border_px": 48, "false_alarm_rate": 0.2})
+    again = cfg.model_copy(update={"out_dir": tmp_path / "model", "calibration": wider})
+    card = recalibrate(again, "pytest recalibrate", evaluate=lambda d: evaluate_for_config(d, again))
+    assert card["sha256"] == first["sha256"] and card["training"] == first["training"]
+    assert card["ignore_border_px"] == 48 and card["false_alarm_rate"] == 0.2
+    scores = card["calibration"]["flaw_free_scores"]
+    assert len(scores) == 10 and card["threshold"] == pytest.approx(calibrate_threshold(scores, 0.2))
+    assert card["recalibrations"][-1]["command"] == "pytest recalibrate"
+    assert card["recalibrations"][-1]["before"]["threshold"] == pytest.approx(first["threshold"])
+    assert "image_auroc" in card["metrics"]
+    scorer = load_anomaly_scorer(tmp_path / "model")
+    assert scorer is not None and scorer.ignore_border_px == 48 and scorer.threshold == pytest.approx(card["threshold"])
+    with pytest.raises(FileNotFoundError, match="no anomaly model"):
+        recalibrate(cfg.model_copy(update={"out_dir": tmp_path / "none"}), "x")

@@ -132,3 +132,19 @@ def test_features_are_half_resolution_and_do_not_depend_on_window_gain_or_offset
     spot = np.abs(f[1, 45:51, 70:76]).max()
     flat = np.percentile(np.abs(f[1, 25:40, 35:60]), 99)
     assert spot > 3 * flat
+
+
+def test_a_response_at_the_image_border_is_not_scored_when_the_card_says_so(model_dir: Path) -> None:
+    img = np.full((200, 300), 0.3, np.float32)  # a part filling the whole image
+    img[0:8, 100:112] = 0.95  # a bright rim touching the top border
+    card_file = model_dir / "model_card.json"
+    plain = load_anomaly_scorer(model_dir)
+    assert plain is not None and plain.score(img).image_score > 0.5
+    card = json.loads(card_file.read_text()) | {"ignore_border_px": 8}
+    card_file.write_text(json.dumps(card))
+    ruled = load_anomaly_scorer(model_dir)
+    assert ruled is not None and ruled.ignore_border_px == 8
+    out = ruled.score(img)
+    assert out.image_score < 0.45 and not out.regions_xyxy_px
+    img[60:72, 140:152] = 0.95  # the same spot inside the image is still found
+    assert ruled.score(img).image_score > 0.5
