@@ -77,7 +77,8 @@ class RobotRuntime:
         self._z6 = np.zeros(6)
         self._ff = np.zeros(6)
         self._ff_kg = 0.0
-        # Preallocated for the tick: the kernel's output, its applied-torque view, the packed gains.
+        # Preallocated for the tick: the kernel's output and the packed gains. `tau` and `hold_q` are only ever
+        # updated in place: the tick kernel's argument tuples (`_tick_args`) hold these very arrays.
         self._out = np.zeros(OUT_SIZE)
         self._params = self.gains.packed
         self._idle_gains = (IDLE_ARM_KP_NM_PER_RAD, 2.0 * g.damping_ratio * math.sqrt(IDLE_ARM_KP_NM_PER_RAD))
