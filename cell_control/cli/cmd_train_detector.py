@@ -109,6 +109,9 @@ def register_detector(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
         generate_heldout: int = typer.Option(
             0, "--generate-heldout", help="first render the held-out test set of N images into --data"
         ),
+        generate_station: int = typer.Option(
+            0, "--generate-station", help="first render N images of this cell's station (vision.xray_sim) into --data"
+        ),
         record: str | None = typer.Option(None, "--record", help="store the figures in the model card under NAME"),
         limit: int | None = typer.Option(None, "--limit", help="at most this many images per data set"),
         sweep_thresholds: bool = typer.Option(
@@ -131,6 +134,10 @@ def register_detector(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
             from models.detector.heldout import make_heldout
 
             make_heldout(data, count=generate_heldout)
+        if generate_station:
+            from models.detector.heldout import make_station_set
+
+            make_station_set(data, v.xray_sim, count=generate_station)
         try:
             collected = collect(model_dir, data, v.tile_overlap, limit=limit)
         except FileNotFoundError as exc:

@@ -2,7 +2,10 @@
 
 Shift against configs/train_detector.yaml: tube voltage 205-260 kV (training 50-200), noise x1.9 (training
 0.7-1.5), a detector pool never seen (detector_seed 90), image sizes 700x700 / 1100x900 not trained on, and
-both detector types. Seeds start at 900000 (training 1000-5999, validation 5000-9999).
+both detector types. Seeds start at 900000 (training 1000-6999, validation 5000-10999).
+
+The station set is the other question a line asks: how does the detector do on the images of this cell's own
+station (configs/cell.yaml vision.xray_sim, as `ironcell run` renders them), with seeds from 950000?
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 HELDOUT_SEED = 900000
+STATION_SEED = 950000
 HELDOUT_VARIANTS: tuple[tuple[str, float, dict[str, Any]], ...] = (
     (
         "ii_hot_noisy",
@@ -36,3 +40,11 @@ def make_heldout(out_dir: Path, count: int = 300, seed: int = HELDOUT_SEED, work
         n = max(1, round(share * count))
         out[name] = write_dataset(out_dir / name, n, seed + k, XraySimParams(**params), workers=workers)
     return out
+
+
+def make_station_set(out_dir: Path, xray_sim: Any, count: int = 200, seed: int = STATION_SEED, workers: int = 2) -> Any:
+    """Render `count` radiographs of the cell's own station (a vision.config.XraySimConfig) into out_dir/station/."""
+    from vision.xray import write_dataset
+    from vision.xray.params import params_from_config
+
+    return write_dataset(out_dir / "station", count, seed, params_from_config(xray_sim), workers=workers)
