@@ -28,6 +28,7 @@ def register_detector(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
         max_minutes: float | None = typer.Option(None, "--max-minutes", help="override train.max_minutes (0: none)"),
         imgsz: int | None = typer.Option(None, "--imgsz", help="override train.imgsz and data.crop_px"),
         device: str | None = typer.Option(None, "--device", help="override train.device (auto|cpu|0)"),
+        lr0: float | None = typer.Option(None, "--lr0", help="override train.lr0 (a continued stage may go lower)"),
         from_weights: Path | None = typer.Option(
             None, "--from-weights", help="skip training: export these ultralytics weights (<run>/weights/*.pt)"
         ),
@@ -65,6 +66,8 @@ def register_detector(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
                 train_upd["max_minutes"] = max_minutes or None
             if device is not None:
                 train_upd["device"] = device
+            if lr0 is not None:
+                train_upd["lr0"] = lr0
             if init_weights is not None:
                 train_upd["init_weights"] = str(init_weights)
             if imgsz is not None:
