@@ -185,7 +185,8 @@ def train_detector(
     trainer = model.trainer
     if trainer is None:
         raise RuntimeError("ultralytics returned no trainer")
-    weights = Path(trainer.best) if Path(trainer.best).is_file() else Path(trainer.last)
+    chosen = Path(trainer.best if cfg.export.weights == "best" else trainer.last)
+    weights = chosen if chosen.is_file() else Path(trainer.last)
     return publish(weights, cfg, command, config_file, data, train_minutes, device)
 
 
