@@ -67,7 +67,8 @@ to ONNX and run by ONNX Runtime (vision/detector_onnx.py) on whole images at nat
 - ONNX file: `{MODEL_FILE}`, SHA-256 `{card.get("onnx_sha256")}`, {card.get("onnx_bytes", 0) / 1e6:.1f} MB,
   opset {card.get("opset")}, dynamic input: {card.get("dynamic")}
 - trained: {card.get("trained_at")} on {card.get("device")} in {card.get("train_minutes", 0):.1f} min
-  ({card.get("epochs_run")} epochs, imgsz {card.get("imgsz")}, seed {card.get("seed")})
+  ({card.get("epochs_run")} epochs, imgsz {card.get("imgsz")}, seed {card.get("seed")}); exported weights
+  `{card.get("weights")}`{f" (by `{card['exported_by']}`)" if card.get("exported_by") else ""}
 - versions: ultralytics {card.get("ultralytics_version")}, torch {card.get("torch_version")},
   onnxruntime {card.get("onnxruntime_version")}
 

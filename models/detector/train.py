@@ -190,6 +190,16 @@ def train_detector(
     return publish(weights, cfg, command, config_file, data, train_minutes, device)
 
 
+TRAINING_FACTS = ("command", "config_file", "config", "data", "train_minutes", "device", "seed", "trained_at",
+                  "continued_from")  # fmt: skip
+
+
+def _training_card(run_dir: Path) -> dict[str, Any] | None:
+    """The card a finished training run wrote into its run folder, if any."""
+    card_file = run_dir / "model_card.json"
+    return json.loads(card_file.read_text()) if card_file.is_file() else None
+
+
 def _registry_onnx(init: Path) -> Path | None:
     """A registry folder or its model.onnx given as --init-weights: the ONNX file, else None."""
     if init.is_dir() and (init / MODEL_FILE).is_file():
@@ -250,6 +260,8 @@ def publish(
         summary = work / "data_summary.json"
         data = json.loads(summary.read_text()) if summary.is_file() else {}
     metrics = _last_metrics(run_dir / "results.csv")
+    # Exporting weights of a finished run again (`--from-weights`): the facts of its training stay those of the run.
+    trained = _training_card(run_dir) if train_minutes is None else None
     if train_minutes is None:
         # a snapshot of a run still going: its age so far
         train_minutes = (weights.stat().st_mtime - (run_dir / "args.yaml").stat().st_mtime) / 60.0
@@ -289,6 +301,8 @@ def publish(
         "note": note,
         "continued_from": _earlier_run(t.init_weights),
     }
+    if trained is not None:
+        card |= {k: trained[k] for k in TRAINING_FACTS if k in trained} | {"exported_by": command}
     (run_dir / "model_card.json").write_text(json.dumps(card, indent=1, default=str))
     write_card(out, card)
     log.info("model written to %s (%.1f min training)", out, train_minutes)

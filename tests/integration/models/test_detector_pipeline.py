@@ -185,3 +185,17 @@ def test_training_continues_from_an_earlier_run_and_the_card_names_it(trained: d
     raw["train"]["init_weights"] = str(trained["tmp"] / "missing.pt")
     with pytest.raises(FileNotFoundError, match=r"missing\.pt"):
         train_detector(type(cfg).model_validate(raw), command="pytest", reuse_data=True)
+
+
+def test_exporting_a_finished_run_again_keeps_its_training_facts(trained: dict[str, Any]) -> None:
+    from models.detector.train import publish
+
+    first = trained["card"]
+    run_weights = Path(first["weights"]).parent
+    cfg = trained["cfg"].model_copy(update={"out_dir": trained["tmp"] / "registry" / "detector-tiny-export"})
+    card = publish(run_weights / "last.pt", cfg, command="pytest export")
+    assert card["command"] == first["command"] == "pytest tiny run"
+    assert card["train_minutes"] == first["train_minutes"] and card["exported_by"] == "pytest export"
+    assert card["weights"].endswith("last.pt")
+    md = (cfg.out_dir / "model_card.md").read_text()
+    assert "pytest export" in md and "last.pt" in md
