@@ -190,7 +190,7 @@ def train_detector(
     return publish(weights, cfg, command, config_file, data, train_minutes, device)
 
 
-TRAINING_FACTS = ("command", "config_file", "config", "data", "train_minutes", "device", "seed", "trained_at",
+TRAINING_FACTS = ("command", "config_file", "config", "data", "train_minutes", "device", "seed", "trained_at", "note",
                   "continued_from")  # fmt: skip
 
 
