@@ -82,8 +82,7 @@ class CellSim:
         }
         self._jac_rows = {side: (j[:3], j[3:]) for side, j in self._jac_full.items()}
         self._tcp_site = {side: a.tcp_site for side, a in self.arms.items()}
-        # MjData's arrays, held once (each attribute access makes a new array object) with the finger indices.
-        self._qpos, self._qvel = d.qpos, d.qvel
+        # The finger indices; MjData's arrays are held once below (each attribute access makes a new array object).
         self._finger_qpos = {side: a.finger_qpos for side, a in self.arms.items()}
         self._finger_dof0 = {side: a.finger_dof[0] for side, a in self.arms.items()}
         # For the compiled tick (robot.tick_kernel), the only writer of commands: the whole ctrl/qpos/qvel, each
@@ -111,11 +110,11 @@ class CellSim:
 
     def finger_gap_m(self, side: str) -> float:
         a, b = self._finger_qpos[side]
-        q = self._qpos
+        q = self.qpos
         return float(q[a] + q[b])
 
     def finger_speed_m_per_s(self, side: str) -> float:
-        return float(self._qvel[self._finger_dof0[side]])
+        return float(self.qvel[self._finger_dof0[side]])
 
     # --- state ---------------------------------------------------------------------------------------
     def arm_state(self, side: str) -> ArmState:

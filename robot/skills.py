@@ -46,7 +46,7 @@ class GraspFailure(Exception):
         self.detail = detail
 
 
-@dataclass
+@dataclass(frozen=True)
 class Gripper:
     mode: str = "open"  # open | close
     since_s: float = 0.0
@@ -65,10 +65,9 @@ class SkillContext:
         pos, rot = sim.tcp(side)
         self.goal = Setpoint(pos, mat_to_quat(rot), np.zeros(6))
         self.q_null = home_joint_positions(side)
-        self.gripper = Gripper(force_limit_n=cfg.grip_force_n)
-        # The gripper command as the compiled tick reads it (robot.tick_kernel G_* layout), kept with `gripper`.
+        # The gripper command, in the layout the compiled tick reads (robot.tick_kernel G_*): its only copy.
         self.grip_row = np.zeros(GRIP_ROW_SIZE)
-        self._sync_grip_row()
+        self.set_gripper("open")
         self.payload_kg = 0.0
         self.family: str | None = None
         self.held = False
@@ -97,21 +96,23 @@ class SkillContext:
         gap, speed = self.sim.finger_gap_m(self.side), self.sim.finger_speed_m_per_s(self.side)
         return float(grip_force_kernel(self.grip_row, self.now_s, gap, speed))
 
+    @property
+    def gripper(self) -> Gripper:
+        """The current gripper command, read off `grip_row`."""
+        row = self.grip_row
+        mode = "open" if row[G_CLOSING] == 0.0 else "close"
+        return Gripper(mode, float(row[G_SINCE]), float(row[G_FORCE_LIMIT]), float(row[G_OPEN_GAP]))
+
     def set_gripper(self, mode: str, open_gap_m: float = 2 * FINGER_STROKE_M) -> None:
-        self.gripper = Gripper(mode, self.now_s, self.cfg.grip_force_n, min(open_gap_m, 2 * FINGER_STROKE_M))
-        self._sync_grip_row()
+        row = self.grip_row
+        row[G_CLOSING] = 0.0 if mode == "open" else 1.0
+        row[G_OPEN_GAP] = min(open_gap_m, 2 * FINGER_STROKE_M)
+        row[G_FORCE_LIMIT] = self.cfg.grip_force_n
+        row[G_SINCE] = self.now_s
 
     def set_grip_force_limit(self, force_n: float) -> None:
         """Change the finger force limit of the current grip (a weaker or stronger squeeze from now on)."""
-        self.gripper.force_limit_n = force_n
-        self._sync_grip_row()
-
-    def _sync_grip_row(self) -> None:
-        g, row = self.gripper, self.grip_row
-        row[G_CLOSING] = 0.0 if g.mode == "open" else 1.0
-        row[G_OPEN_GAP] = g.open_gap_m
-        row[G_FORCE_LIMIT] = g.force_limit_n
-        row[G_SINCE] = g.since_s
+        self.grip_row[G_FORCE_LIMIT] = force_n
 
     # --- grip watch --------------------------------------------------------------------------------------
     def mark_held(self, family: str, mass_kg: float) -> None:

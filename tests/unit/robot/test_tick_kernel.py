@@ -8,6 +8,7 @@ import pytest
 from robot.config import RobotConfig
 from robot.controller import ImpedanceGoal, impedance_torque, joint_hold_torque
 from robot.force_estimate import GRAVITY_M_PER_S2
+from robot.runtime import IDLE_ARM_KP_NM_PER_RAD
 from robot.sim_driver import InProcessSimRobot
 from robot.tick_kernel import G_CLOSING, G_FORCE_LIMIT, G_OPEN_GAP, G_SINCE, arm_commands_kernel, grip_force_kernel
 from robot.types import PickPlaceTask, TargetBin
@@ -39,7 +40,8 @@ def test_one_call_equals_the_reference_laws_and_lands_in_ctrl(seconds: float) ->
     # The references, on copies of everything the kernel writes.
     tau_prev, otau_prev = rt.tau[side].copy(), rt.tau[other].copy()
     want = impedance_torque(st, goal, rt.gains, tau_prev)
-    want_idle = joint_hold_torque(ost.q, ost.dq, rt.hold_q[other], ost.bias_nm, 300.0, rt.gains, otau_prev)
+    kp = IDLE_ARM_KP_NM_PER_RAD
+    want_idle = joint_hold_torque(ost.q, ost.dq, rt.hold_q[other], ost.bias_nm, kp, rt.gains, otau_prev)
     want_grip = (ctx.grip_force_command_n(), octx.grip_force_command_n())
     assert est.prepare()
     m_dq, bias, passive, motor = est.views[side]
