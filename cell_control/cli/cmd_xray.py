@@ -53,9 +53,12 @@ def register(app: typer.Typer) -> None:
         ),
         anomaly_share: float = typer.Option(0.5, "--anomaly-share", help="share of flawed parts with anomaly kinds"),
         max_flaws: int = typer.Option(4, "--max-flaws", help="most flaws per flawed part"),
-        min_cnr: float = typer.Option(1.5, "--min-cnr", help="flaws below this contrast-to-noise are not rendered"),
-        min_snr: float = typer.Option(
-            5.0, "--min-snr", help="flaws below this whole-flaw SNR (Rose criterion, ~5 = seen by eye) are not rendered"
+        # None: the simulator's own defaults (XraySimParams), the labelling rule the training data sets use.
+        min_cnr: float | None = typer.Option(
+            None, "--min-cnr", help="flaws below this contrast-to-noise are not rendered (default 2.5)"
+        ),
+        min_snr: float | None = typer.Option(
+            None, "--min-snr", help="flaws below this whole-flaw SNR (Rose criterion) are not rendered (default 8)"
         ),
         randomise: float = typer.Option(1.0, "--randomise", help="domain randomisation strength 0..1"),
         close_up_share: float | None = typer.Option(
@@ -80,12 +83,14 @@ def register(app: typer.Typer) -> None:
                 "flaw_free_share": flaw_free_share,
                 "anomaly_share": anomaly_share,
                 "max_flaws": max_flaws,
-                "min_cnr": min_cnr,
-                "min_snr": min_snr,
                 "randomise": randomise,
                 "close_up_share": close_up_share,
                 "anomaly_kinds": tuple(k.strip() for k in anomaly_kinds.split(",") if k.strip()),
             }
+            if min_cnr is not None:
+                values["min_cnr"] = min_cnr
+            if min_snr is not None:
+                values["min_snr"] = min_snr
             if family != FamilyOpt.all:
                 values["families"] = (PartFamily(family.value),)
             if flaw_mix:

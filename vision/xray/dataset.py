@@ -167,6 +167,9 @@ def _summary(entries: list[dict], seed: int, count: int, params: XraySimParams) 
         "detector_mode": params.detector_mode.value,
         "width": params.width_px,
         "height": params.height_px,
+        # The labelling rule: fainter flaws were not rendered, so the set's recall figures hold above it.
+        "min_cnr": params.min_cnr,
+        "min_snr": params.min_snr,
     }
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import typer
 import yaml
 from typer.testing import CliRunner
 
@@ -89,6 +90,13 @@ def test_cli_writes_data_set_and_rejects_bad_parameters(tmp_path: Path) -> None:
     summary = json.loads(res.output.strip().splitlines()[-1])
     assert summary["count"] == 3 and set(summary["images_per_family"]) == {"wheel"}
     assert set(summary["instances_per_class"]) <= {"porosity"}
+    # Without --min-cnr/--min-snr the CLI labels by the simulator's own rule, the one training data uses.
+    defaults = XraySimParams()
+    assert (summary["min_cnr"], summary["min_snr"]) == (defaults.min_cnr, defaults.min_snr)
+    command = typer.main.get_command(app).commands["simulate-xray"]  # type: ignore[attr-defined]
+    helps = {p.name: p.help or "" for p in command.params}
+    assert f"(default {defaults.min_cnr:g})" in helps["min_cnr"]
+    assert f"(default {defaults.min_snr:g})" in helps["min_snr"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert all(70 <= e["kv"] <= 120 for e in manifest["images"])
     bad = runner.invoke(app, [*args, "--kv", "150-60"])
