@@ -27,7 +27,9 @@ def _register_anomaly(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
         out: Path | None = typer.Option(None, "--out", help="registry folder to write (default: out_dir in config)"),
         max_minutes: float | None = typer.Option(None, "--max-minutes", help="cap on training time"),
         init_checkpoint: Path | None = typer.Option(
-            None, "--init-checkpoint", help="start from these weights (fine-tuning a previous run)"
+            None,
+            "--init-checkpoint",
+            help="start from these weights: a run's checkpoint, or a registry model (folder or model.onnx)",
         ),
         skip_fit: bool = typer.Option(
             False, "--skip-fit", help="with --init-checkpoint: only export, calibrate, evaluate and write the card"
@@ -67,6 +69,13 @@ def _register_anomaly(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
         command = "ironcell " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         if skip_fit and cfg.init_checkpoint is None:
             typer.echo("error: --skip-fit needs --init-checkpoint", err=True)
+            raise typer.Exit(2)
+        if skip_fit and cfg.init_checkpoint is not None and not Path(cfg.init_checkpoint).is_file():
+            typer.echo(
+                f"error: --skip-fit needs a checkpoint file, not {cfg.init_checkpoint} (a registry model: "
+                "use --recalibrate)",
+                err=True,
+            )
             raise typer.Exit(2)
         if recalibrate:
             try:

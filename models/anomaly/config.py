@@ -67,7 +67,9 @@ class TrainAnomalyConfig(_Strict):
     seed: int = Field(0, ge=0)
     out_dir: Path = Path("models/registry/anomaly-default")
     work_dir: Path = Path("var/train/anomaly")
-    init_checkpoint: Path | None = Field(None, description="start from these weights (a Lightning checkpoint)")
+    init_checkpoint: Path | None = Field(
+        None, description="start from these weights: a Lightning checkpoint, or a registry folder or its model.onnx"
+    )
     data: AnomalyDataConfig = AnomalyDataConfig()
     model: AnomalyModelConfig = AnomalyModelConfig()
     train: AnomalyTrainLoopConfig = AnomalyTrainLoopConfig()

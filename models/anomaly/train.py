@@ -51,11 +51,18 @@ def fit(cfg: TrainAnomalyConfig, train: Sequence[FlawFreeImage], val: Sequence[F
         train, val, t.patch_px, t.batch_size, t.patches_per_epoch, t.val_patches, seed=cfg.seed, workers=t.workers
     )
     module = AnomalyLitModule(width=cfg.model.width, lr=t.lr, weight_decay=t.weight_decay)
+    work = Path(cfg.work_dir)
     if cfg.init_checkpoint is not None:
-        state = torch.load(str(cfg.init_checkpoint), map_location="cpu", weights_only=False)["state_dict"]
+        init = Path(cfg.init_checkpoint)
+        if init.is_dir() or init.suffix == ".onnx":
+            # A registry model keeps only its ONNX file: rebuild a checkpoint from it (batch norms calibrated on
+            # a few of the training images).
+            from models.anomaly.recover import checkpoint_from_registry
+
+            init = checkpoint_from_registry(init, train[:8], work / "recovered" / "init.ckpt", cfg.model.width, t.lr)
+        state = torch.load(str(init), map_location="cpu", weights_only=False)["state_dict"]
         module.load_state_dict(state)
         log.info("initialised from %s", cfg.init_checkpoint)
-    work = Path(cfg.work_dir)
     ckpt = ModelCheckpoint(
         dirpath=work / "checkpoints",
         filename="anomaly-{epoch:03d}-{val_objective:.4f}",

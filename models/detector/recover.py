@@ -1,13 +1,7 @@
 """A trainable ultralytics checkpoint rebuilt from a registry model's ONNX file, so that training can go on.
 
-The registry keeps only `model.onnx` (what the cell runs). Its convolutions are the trained ones with their
-batch norms folded in (W' = W gamma / sqrt(var + eps), b' = beta + (b - mean) gamma / sqrt(var + eps)), and the
-export keeps the module names (`model.3.conv.weight`). To train again, each folded layer gets its batch norm
-back without changing what the network computes: with the folded W' in the convolution, the batch norm is set
-to mean = m and var = v, the per-channel mean and variance of W' x over calibration images, gamma =
-sqrt(v + eps) and beta = m + b'. In eval mode that is exactly W' x + b'; in training mode, where a batch's own
-statistics replace m and v, it stays close to it for batches like the calibration ones, so a continued run
-starts from the shipped model instead of from scratch.
+The registry keeps only `model.onnx`; its export keeps the module names (`model.3.conv.weight`), and each folded
+convolution gets its batch norm back through `models.unfold_bn` (eval mode computes exactly the ONNX function).
 """
 
 from __future__ import annotations
@@ -23,11 +17,9 @@ log = logging.getLogger(__name__)
 
 
 def _onnx_weights(onnx_path: Path) -> dict[str, np.ndarray]:
-    import onnx
-    from onnx import numpy_helper
+    from models.unfold_bn import onnx_initializers
 
-    graph = onnx.load(str(onnx_path)).graph
-    found = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    graph, found = onnx_initializers(onnx_path)
     # The exporter's simplifier shares one tensor between equal initializers (an untrained head keeps equal
     # biases), so a bias is found through the convolution that uses it, under its weight's name.
     for node in graph.node:
@@ -47,6 +39,8 @@ def recover_model(onnx_path: Path, model_yaml: str, nc: int, calib: np.ndarray) 
     import torch
     from ultralytics.nn.tasks import DetectionModel
 
+    from models.unfold_bn import unfold_batchnorms
+
     weights = _onnx_weights(onnx_path)
     net = DetectionModel(model_yaml, ch=3, nc=nc, verbose=False)
     folded = {name: mod for name, mod in net.named_modules() if hasattr(mod, "bn") and hasattr(mod, "conv")}
@@ -62,20 +56,14 @@ def recover_model(onnx_path: Path, model_yaml: str, nc: int, calib: np.ndarray) 
             return None
         return torch.from_numpy(w.astype(np.float32))
 
-    biases: dict[str, torch.Tensor] = {}
+    layers: dict[str, tuple[Any, Any, Any, Any]] = {}
+    for name, mod in folded.items():
+        w = take(f"{name}.conv.weight", mod.conv.weight.shape)
+        b = take(f"{name}.conv.bias", mod.bn.bias.shape)
+        if w is not None and b is not None:
+            layers[name] = (mod.conv, mod.bn, w, b)
+    inside = {f"{name}.{p}" for name in folded for p in ("conv.weight", "bn.weight", "bn.bias")}
     with torch.no_grad():
-        for name, mod in folded.items():
-            w = take(f"{name}.conv.weight", mod.conv.weight.shape)
-            b = take(f"{name}.conv.bias", mod.bn.bias.shape)
-            if w is not None and b is not None:
-                mod.conv.weight.copy_(w)
-                biases[name] = b
-                # Identity first, so the forward pass below computes exactly the folded network.
-                mod.bn.running_mean.zero_()
-                mod.bn.running_var.fill_(1.0 - mod.bn.eps)
-                mod.bn.weight.fill_(1.0)
-                mod.bn.bias.copy_(b)
-        inside = {f"{name}.{p}" for name in folded for p in ("conv.weight", "bn.weight", "bn.bias")}
         for pname, param in net.named_parameters():
             if pname in inside:
                 continue
@@ -85,29 +73,12 @@ def recover_model(onnx_path: Path, model_yaml: str, nc: int, calib: np.ndarray) 
     if problems:
         raise ValueError(f"{onnx_path} does not fit {model_yaml} (nc={nc}): " + "; ".join(problems[:5]))
 
-    # Statistics of each folded convolution's own output (before its bias), over the calibration images.
-    sums: dict[str, list[torch.Tensor]] = {}
+    def calibrate() -> None:
+        net.eval()
+        with torch.no_grad():
+            net(torch.from_numpy(np.ascontiguousarray(calib, dtype=np.float32)))
 
-    def hook(name: str):  # type: ignore[no-untyped-def]
-        def grab(_mod: Any, _inp: Any, out: torch.Tensor) -> None:
-            sums.setdefault(name, []).append(out.detach().transpose(0, 1).reshape(out.shape[1], -1))
-
-        return grab
-
-    handles = [mod.conv.register_forward_hook(hook(name)) for name, mod in folded.items()]
-    net.eval()
-    with torch.no_grad():
-        net(torch.from_numpy(np.ascontiguousarray(calib, dtype=np.float32)))
-    for h in handles:
-        h.remove()
-    with torch.no_grad():
-        for name, mod in folded.items():
-            z = torch.cat(sums[name], dim=1)
-            mean, var = z.mean(dim=1), z.var(dim=1, unbiased=False)
-            mod.bn.running_mean.copy_(mean)
-            mod.bn.running_var.copy_(var)
-            mod.bn.weight.copy_(torch.sqrt(var + mod.bn.eps))
-            mod.bn.bias.copy_(mean + biases[name])
+    unfold_batchnorms(layers, calibrate)
     net.eval()
     return net
 

@@ -131,3 +131,16 @@ def test_recalibration_keeps_weights_and_history_and_sets_a_new_rule(
     assert scorer is not None and scorer.ignore_border_px == 48 and scorer.threshold == pytest.approx(card["threshold"])
     with pytest.raises(FileNotFoundError, match="no anomaly model"):
         recalibrate(cfg.model_copy(update={"out_dir": tmp_path / "none"}), "x")
+
+
+def test_a_run_continues_from_a_registry_model(trained: tuple[TrainAnomalyConfig, dict], tmp_path: Path) -> None:
+    """The registry keeps only the ONNX file: `init_checkpoint` may name the folder, and the run starts from it."""
+    cfg, first = trained
+    again = cfg.model_copy(
+        update={"out_dir": tmp_path / "next", "work_dir": tmp_path / "work", "init_checkpoint": Path(cfg.out_dir)}
+    )
+    card = train_anomaly(again, "pytest continued")
+    assert (tmp_path / "work" / "recovered" / "init.ckpt").is_file()
+    assert card["training"]["init_checkpoint"] == str(cfg.out_dir)
+    assert card["sha256"] != first["sha256"]  # one more epoch moved the weights
+    assert load_anomaly_scorer(tmp_path / "next") is not None
