@@ -98,6 +98,7 @@ def register_detector(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
                 config_file=config,
                 external_data=list(data or []) or None,
                 reuse_data=reuse_data,
+                note=note,
             )
         if json_out:
             typer.echo(json.dumps(card, default=str, sort_keys=True))
@@ -114,6 +115,14 @@ def register_detector(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
         ),
         generate_station: int = typer.Option(
             0, "--generate-station", help="first render N images of this cell's station (vision.xray_sim) into --data"
+        ),
+        generate_selection: int = typer.Option(
+            0,
+            "--generate-selection",
+            help="first render N images of the training variants (--train-config) with unused seeds into --data",
+        ),
+        train_config: Path = typer.Option(
+            Path("configs/train_detector.yaml"), "--train-config", help="training config for --generate-selection"
         ),
         record: str | None = typer.Option(None, "--record", help="store the figures in the model card under NAME"),
         limit: int | None = typer.Option(None, "--limit", help="at most this many images per data set"),
@@ -137,6 +146,17 @@ def register_detector(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
             from models.detector.heldout import make_heldout
 
             make_heldout(data, count=generate_heldout)
+        if generate_selection:
+            from cell_control.config import ConfigError, load_model
+            from models.detector.config import TrainDetectorConfig
+            from models.detector.heldout import make_selection_set
+
+            try:
+                train_cfg = load_model(TrainDetectorConfig, train_config)
+            except ConfigError as exc:
+                typer.echo(f"config error:\n{exc}", err=True)
+                raise typer.Exit(2) from exc
+            make_selection_set(data, train_cfg.data, count=generate_selection)
         if generate_station:
             from models.detector.heldout import make_station_set
 

@@ -4,6 +4,11 @@ Shift against configs/train_detector.yaml: tube voltage 205-260 kV (training 50-
 0.7-1.5), a detector pool never seen (detector_seed 90), image sizes 700x700 / 1100x900 not trained on, and
 both detector types. Seeds start at 900000 (training 1000-6999, validation 5000-10999).
 
+The selection set answers "which stage, which thresholds": the training variants of configs/train_detector.yaml
+(the training distribution) with seeds from 800000, never used for training, validation, held-out or station
+images, and as many images as one asks (the 75 validation images move in steps of 0.02 recall and 0.036 false
+rejects, too coarse to pick between close stages).
+
 The station set is the other question a line asks: how does the detector do on the images of this cell's own
 station (configs/cell.yaml vision.xray_sim, as `ironcell run` renders them), with seeds from 950000?
 """
@@ -14,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 HELDOUT_SEED = 900000
+SELECTION_SEED = 800000
 STATION_SEED = 950000
 HELDOUT_VARIANTS: tuple[tuple[str, float, dict[str, Any]], ...] = (
     (
@@ -48,3 +54,15 @@ def make_station_set(out_dir: Path, xray_sim: Any, count: int = 200, seed: int =
     from vision.xray.params import params_from_config
 
     return write_dataset(out_dir / "station", count, seed, params_from_config(xray_sim), workers=workers)
+
+
+def make_selection_set(out_dir: Path, data_cfg: Any, count: int = 300, seed: int = SELECTION_SEED) -> dict[str, Any]:
+    """Render `count` radiographs of the training variants (a models.detector.config.DataConfig), shared as in
+    training, into out_dir/<variant>/ with seeds from `seed`; returns their summaries."""
+    from models.detector.data import render_variant
+
+    out: dict[str, Any] = {}
+    for k, v in enumerate(data_cfg.variants):
+        n = max(1, round(v.share * count))
+        out[v.name] = str(render_variant(out_dir / v.name, n, seed + 1000 * k, v.params, data_cfg.workers))
+    return out

@@ -109,6 +109,7 @@ def train_detector(
     config_file: Path | None = None,
     external_data: list[Path] | None = None,
     reuse_data: bool = False,
+    note: str = "",
 ) -> dict[str, Any]:
     """Run the whole pipeline; returns the model card (also written next to model.onnx in cfg.out_dir).
 
@@ -187,7 +188,7 @@ def train_detector(
         raise RuntimeError("ultralytics returned no trainer")
     chosen = Path(trainer.best if cfg.export.weights == "best" else trainer.last)
     weights = chosen if chosen.is_file() else Path(trainer.last)
-    return publish(weights, cfg, command, config_file, data, train_minutes, device)
+    return publish(weights, cfg, command, config_file, data, train_minutes, device, note=note)
 
 
 TRAINING_FACTS = ("command", "config_file", "config", "data", "train_minutes", "device", "seed", "trained_at", "note",

@@ -167,10 +167,13 @@ def test_training_continues_from_an_earlier_run_and_the_card_names_it(trained: d
     raw["out_dir"] = str(trained["tmp"] / "registry" / "detector-tiny-continued")
     raw["train"]["init_weights"] = first["weights"]
     raw["train"]["lr0"] = 1e-12  # the continued weights stay where they started: the earlier run's
-    card = train_detector(type(cfg).model_validate(raw), command="pytest continued run", reuse_data=True)
+    card = train_detector(
+        type(cfg).model_validate(raw), command="pytest continued run", reuse_data=True, note="stage 2"
+    )
     assert card["continued_from"]["weights"] == first["weights"]
     assert _conv_weight_gap(first["weights"], card["weights"]) < 1e-7
     assert card["continued_from"]["command"] == "pytest tiny run"
+    assert card["note"] == "stage 2"
     md = (Path(raw["out_dir"]) / "model_card.md").read_text()
     assert "Continued from" in md and "pytest tiny run" in md
     # A registry model (only its ONNX file is kept) continues too: rebuilt with its batch norms restored.
