@@ -13,9 +13,20 @@ anomaly model's recovery (`models/detector/recover.py`, `models/anomaly/recover.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+REGISTRY_ONNX = "model.onnx"  # the one weights file a registry folder keeps (detector and anomaly model alike)
+
+
+def registry_onnx(path: Path) -> Path | None:
+    """Weights to continue from, given as a registry folder or its ONNX file: that ONNX file's path (not checked
+    for existence: the caller says what is missing); None for anything else (a training checkpoint)."""
+    if path.is_dir():
+        return path / REGISTRY_ONNX
+    return path if path.suffix == ".onnx" else None
 
 
 def onnx_initializers(onnx_path: Any) -> tuple[Any, dict[str, np.ndarray]]:

@@ -117,10 +117,9 @@ def checkpoint_from_registry(
     import torch
 
     from models.anomaly.module import AnomalyLitModule
-    from vision.anomaly import MODEL_FILE
+    from models.unfold_bn import registry_onnx
 
-    model_dir = Path(model_dir)
-    onnx_path = model_dir if model_dir.suffix == ".onnx" else model_dir / MODEL_FILE
+    onnx_path = registry_onnx(Path(model_dir)) or Path(model_dir)
     if not onnx_path.is_file():
         raise FileNotFoundError(f"no anomaly model to continue from: {onnx_path} not found")
     net = recover_net(onnx_path, width, calibration_batch(images))

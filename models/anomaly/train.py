@@ -53,8 +53,10 @@ def fit(cfg: TrainAnomalyConfig, train: Sequence[FlawFreeImage], val: Sequence[F
     module = AnomalyLitModule(width=cfg.model.width, lr=t.lr, weight_decay=t.weight_decay)
     work = Path(cfg.work_dir)
     if cfg.init_checkpoint is not None:
+        from models.unfold_bn import registry_onnx
+
         init = Path(cfg.init_checkpoint)
-        if init.is_dir() or init.suffix == ".onnx":
+        if registry_onnx(init) is not None:
             # A registry model keeps only its ONNX file: rebuild a checkpoint from it (batch norms calibrated on
             # a few of the training images).
             from models.anomaly.recover import checkpoint_from_registry

@@ -21,6 +21,7 @@ from typing import Any
 from models.detector.config import TrainDetectorConfig
 from models.detector.data import build_training_set
 from models.detector.registry import MODEL_FILE, write_card
+from models.unfold_bn import registry_onnx
 from vision.detector_onnx import file_sha256
 from vision.types import FlawClass
 
@@ -201,20 +202,15 @@ def _training_card(run_dir: Path) -> dict[str, Any] | None:
     return json.loads(card_file.read_text()) if card_file.is_file() else None
 
 
-def _registry_onnx(init: Path) -> Path | None:
-    """A registry folder or its model.onnx given as --init-weights: the ONNX file, else None."""
-    if init.is_dir() and (init / MODEL_FILE).is_file():
-        return init / MODEL_FILE
-    return init if init.suffix == ".onnx" else None
-
-
 def _init_checkpoint(init: Path, cfg: TrainDetectorConfig, data_dir: Path, run_name: str) -> Path:
     """--init-weights as a checkpoint path: an earlier run's `.pt` as it is, a registry model rebuilt from its ONNX."""
     if not init.exists():
         raise FileNotFoundError(f"init weights not found: {init} (train.init_weights / --init-weights)")
-    onnx_file = _registry_onnx(init)
+    onnx_file = registry_onnx(init)
     if onnx_file is None:
         return init
+    if not onnx_file.is_file():
+        raise FileNotFoundError(f"init weights: {init} is a folder without {onnx_file.name}, not a registry model")
     from models.detector.recover import checkpoint_from_registry
 
     names = dict(enumerate(c.value for c in FlawClass))
@@ -226,7 +222,7 @@ def _earlier_run(init_weights: str | None) -> dict[str, Any] | None:
     """The card of the run a continued training started from: the chain of runs behind a shipped model."""
     if not init_weights:
         return None
-    onnx_file = _registry_onnx(Path(init_weights))
+    onnx_file = registry_onnx(Path(init_weights))
     if onnx_file is not None:
         card_file = onnx_file.parent / "model_card.json"
     else:
