@@ -120,6 +120,7 @@ def realtime_run(seconds: float, cfg: RobotConfig, seed: int = 1, prefix: str = 
     out[f"{prefix}realtime_pick_cycle_s_median"] = float(np.median(cycles)) if cycles else None
     out[f"{prefix}ticks_realtime"] = stats["ticks_paced"]
     out[f"{prefix}sched"] = stats["sched"]
+    out[f"{prefix}cpu_affinity"] = stats["cpu_affinity"]
     return out
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -52,3 +52,7 @@ class RobotConfig(_Strict):
     # SCHED_FIFO priority of the robot process in real-time mode (0: ordinary scheduling). Falls back to
     # ordinary scheduling, with a warning, where the OS does not allow it.
     realtime_priority: int = Field(20, ge=0, le=99)
+    # CPU cores the robot process may run on in real-time mode (empty: wherever the OS puts it). One core,
+    # ideally one kept free of other work (isolcpus), spares the loop migrations and their cold caches.
+    # Cores the machine lacks fall back to the OS's choice, with a warning.
+    cpu_affinity: tuple[Annotated[int, Field(ge=0, le=1023)], ...] = ()

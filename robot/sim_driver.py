@@ -56,6 +56,13 @@ def _child_loop(cfg: RobotConfig, clock_kind: str, seed: int | None, hand_probe:
             sched = f"fifo:{cfg.realtime_priority}"
         except (PermissionError, OSError) as e:
             log.warning("real-time priority refused (%s); running with ordinary scheduling", e)
+    cores = "any"
+    if clock_kind == "real" and cfg.cpu_affinity and hasattr(os, "sched_setaffinity"):
+        try:
+            os.sched_setaffinity(0, cfg.cpu_affinity)
+            cores = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
+        except OSError as e:
+            log.warning("cpu_affinity %s refused (%s); running on any core", list(cfg.cpu_affinity), e)
     publish_every = max(1, round(cfg.control_hz / cfg.state_publish_hz))
     qpos_every = max(1, round(cfg.control_hz / cfg.render_fps)) if cfg.render_fps > 0 else 0
     conn.send(("ready", rt.state(), rt.sim.xml))
@@ -77,7 +84,8 @@ def _child_loop(cfg: RobotConfig, clock_kind: str, seed: int | None, hand_probe:
             ok, why = rt.reset()
             conn.send(("reset", ok, why))
         elif kind == "stats":
-            conn.send(("stats", {**rt.tick_stats(), **clock.stats(), "clock": clock_kind, "sched": sched}))
+            placement = {"clock": clock_kind, "sched": sched, "cpu_affinity": cores}
+            conn.send(("stats", {**rt.tick_stats(), **clock.stats(), **placement}))
         elif kind == "close":
             return False
         return True

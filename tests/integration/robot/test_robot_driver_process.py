@@ -57,3 +57,20 @@ def test_offscreen_picture_of_the_cell() -> None:
     assert img is not None and img.shape == (240, 320, 3) and img.dtype == np.uint8
     assert img.std() > 10  # a scene, not a blank frame
     robot.close()
+
+
+@pytest.mark.parametrize(("cores", "expected"), [((0,), "0"), ((1023,), "any")])
+def test_real_time_process_pins_to_the_configured_core(cores: tuple[int, ...], expected: str) -> None:
+    # A core the machine lacks is not fatal: the loop runs wherever the OS puts it, and says so.
+    cfg = RobotConfig(realtime_priority=0, cpu_affinity=cores)
+    drv = SimRobotDriver(cfg, clock="real", seed=0)
+    try:
+        stats = drv.stats()
+    finally:
+        drv.close()
+    assert stats["clock"] == "real" and stats["cpu_affinity"] == expected
+
+
+def test_cpu_affinity_rejects_a_negative_core() -> None:
+    with pytest.raises(ValueError, match="cpu_affinity"):
+        RobotConfig(cpu_affinity=(-1,))
