@@ -46,9 +46,11 @@ def _child_main(cfg_json: str, clock: str, seed: int | None, hand_probe: bool, c
         raise
 
 
-def _child_loop(cfg: RobotConfig, clock_kind: str, seed: int | None, hand_probe: bool, conn: Connection) -> None:
-    rt = RobotRuntime(cfg, seed=seed, hand_probe=hand_probe)
-    clock: RealTimeClock | VirtualClock = RealTimeClock(rt.dt_s) if clock_kind == "real" else VirtualClock()
+def _place_process(cfg: RobotConfig, clock_kind: str) -> dict[str, str]:
+    """Real-time priority and core pinning for this process, as far as the OS grants them; what it got.
+
+    Only under the real clock: a virtual-time run is a test or a sweep and must not grab a core.
+    """
     sched = "other"
     if clock_kind == "real" and cfg.realtime_priority > 0 and hasattr(os, "sched_setscheduler"):
         try:
@@ -63,6 +65,13 @@ def _child_loop(cfg: RobotConfig, clock_kind: str, seed: int | None, hand_probe:
             cores = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
         except OSError as e:
             log.warning("cpu_affinity %s refused (%s); running on any core", list(cfg.cpu_affinity), e)
+    return {"clock": clock_kind, "sched": sched, "cpu_affinity": cores}
+
+
+def _child_loop(cfg: RobotConfig, clock_kind: str, seed: int | None, hand_probe: bool, conn: Connection) -> None:
+    rt = RobotRuntime(cfg, seed=seed, hand_probe=hand_probe)
+    clock: RealTimeClock | VirtualClock = RealTimeClock(rt.dt_s) if clock_kind == "real" else VirtualClock()
+    placement = _place_process(cfg, clock_kind)
     publish_every = max(1, round(cfg.control_hz / cfg.state_publish_hz))
     qpos_every = max(1, round(cfg.control_hz / cfg.render_fps)) if cfg.render_fps > 0 else 0
     conn.send(("ready", rt.state(), rt.sim.xml))
@@ -84,7 +93,6 @@ def _child_loop(cfg: RobotConfig, clock_kind: str, seed: int | None, hand_probe:
             ok, why = rt.reset()
             conn.send(("reset", ok, why))
         elif kind == "stats":
-            placement = {"clock": clock_kind, "sched": sched, "cpu_affinity": cores}
             conn.send(("stats", {**rt.tick_stats(), **clock.stats(), **placement}))
         elif kind == "close":
             return False
