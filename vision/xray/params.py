@@ -52,6 +52,13 @@ class XraySimParams(BaseModel):
     min_snr: float = Field(
         8.0, ge=0.0, le=1000.0, description="flaws whose whole-flaw SNR (Rose criterion) is below are not rendered"
     )
+    conspicuity_shift_px: int = Field(
+        1,
+        ge=0,
+        le=4,
+        description="a flaw's contrast counts only where it leaves the grey-level range of its flaw-free "
+        "surroundings shifted by up to this many pixels (a part edge moved by a pixel shows no flaw); 0: off",
+    )
     min_contrast_gl: float = Field(
         2.0, ge=0.0, le=255.0, description="8-bit displays: flaws changing the grey level less than this are dropped"
     )

@@ -216,10 +216,8 @@ class XraySimulator:
                 if d is None:
                     continue
                 win = d.window
-                base = primary[win]
-                diff = transmission(t_total[win] + d.delta_mm, e) - base
-                contrast = abs(float(blur(diff, sigma)[d.mask].mean()))
-                level = float((base + scat[win])[d.mask].mean())
+                contrast = conspicuous_contrast(primary, t_total, d, e, sigma, p.conspicuity_shift_px)
+                level = float((primary[win] + scat[win])[d.mask].mean())
                 noise = noise_sigma_rel(level, e)
                 cnr = _CNR_CAP if noise <= 0 else min(_CNR_CAP, contrast / noise)
                 white = noise_sigma_rel(level, e, after_blur=False)
@@ -230,6 +228,37 @@ class XraySimulator:
                     out.append((d, round(cnr, 3), round(snr, 3)))
                     break
         return out
+
+
+def conspicuous_contrast(
+    primary: np.ndarray, t_total: np.ndarray, d: FlawDraft, e: Exposure, sigma_px: float, shift_px: int
+) -> float:
+    """Mean contrast a flaw adds to the blurred signal over its mask, counting only what lies outside the range
+    the flaw-free image takes within `shift_px` of each pixel.
+
+    A flaw on the steep flank of a section or on the part's outline changes the signal a lot, yet only moves an
+    edge by a pixel or two: the image shows a normal edge, and no inspector, human or model, can point at it.
+    The mean change alone rated such flaws at a contrast-to-noise of 10-25 (2026-12-03: about a tenth of the
+    detector's held-out flaws, of which it found none, and most surface gas holes of the anomaly set). In a flat
+    region the range is a single value and the contrast is the mean change, as before."""
+    h, w = d.delta_mm.shape
+    pad = shift_px + math.ceil(3.0 * sigma_px) + 1
+    ya, xa = max(0, d.y0 - pad), max(0, d.x0 - pad)
+    yb, xb = min(primary.shape[0], d.y0 + h + pad), min(primary.shape[1], d.x0 + w + pad)
+    inner = slice(d.y0 - ya, d.y0 - ya + h), slice(d.x0 - xa, d.x0 - xa + w)
+    base = primary[ya:yb, xa:xb]
+    delta = np.zeros_like(base)
+    delta[inner] = d.delta_mm
+    diff = blur(transmission(t_total[ya:yb, xa:xb] + delta, e) - base, sigma_px)[inner][d.mask]
+    contrast = abs(float(diff.mean()))
+    if shift_px <= 0:
+        return contrast
+    clean = blur(base, sigma_px)
+    k = np.ones((2 * shift_px + 1, 2 * shift_px + 1), np.uint8)
+    hi, lo = cv2.dilate(clean, k)[inner][d.mask], cv2.erode(clean, k)[inner][d.mask]
+    shown = clean[inner][d.mask] + diff
+    outside = np.maximum(shown - hi, 0.0) + np.maximum(lo - shown, 0.0)
+    return min(contrast, float(outside.mean()))
 
 
 _LSB_8BIT = 1.0 / 255.0

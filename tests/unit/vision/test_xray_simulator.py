@@ -11,7 +11,9 @@ from pydantic import ValidationError
 from vision.roles import ImageSource
 from vision.types import DetectorMode, FlawClass, PartFamily, PartIdentity
 from vision.xray import ANOMALY_KINDS, SimulatedXraySource, XraySimParams, XraySimulator, parse_flaw_mix
-from vision.xray.flaws import GENERATORS, make_flaw
+from vision.xray.flaws import GENERATORS, FlawDraft, make_flaw
+from vision.xray.physics import Exposure, transmission
+from vision.xray.simulator import conspicuous_contrast
 
 SMALL = {"width_px": 320, "height_px": 240}
 
@@ -261,5 +263,41 @@ def test_flaws_too_faint_for_the_display_are_dropped_and_erased() -> None:
     floor keeps most of them."""
     none_left = _intensifier_porosity(8, min_contrast_gl=250.0)
     assert all(not s.instances and not s.instance_mask.any() for s in none_left)
-    kept = _intensifier_porosity(8)
-    assert sum(len(s.instances) for s in kept) >= 6
+    kept = _intensifier_porosity(16)  # about 11 of 16 parts are drawn flawed (flaw_free_share 0.3)
+    assert sum(len(s.instances) for s in kept) >= 9
+
+
+def _disc_draft(cx: int, cy: int, r: int, delta_mm: float) -> FlawDraft:
+    yy, xx = np.mgrid[-r - 3 : r + 4, -r - 3 : r + 4]
+    mask = xx**2 + yy**2 <= r * r
+    return FlawDraft("porosity", FlawClass.POROSITY, cx - r - 3, cy - r - 3, np.where(mask, delta_mm, 0.0), mask,
+                     2.0 * r * 0.1, abs(delta_mm))  # fmt: skip
+
+
+def test_a_flaw_that_only_moves_an_edge_has_no_conspicuous_contrast() -> None:
+    """A small void cut into the outline of a thick step shifts the step by a pixel: the mean change is large,
+    the contrast outside the range of the shifted flaw-free edge is not; in the flat section the same void
+    keeps its whole contrast. shift 0 turns the test off."""
+    e = Exposure(kv=120.0, mu_per_mm=0.05, hardening_mm=30.0, hardening_exp=0.0, photons_open=1e4,
+                 scatter_fraction=0.0, scatter_sigma_px=10.0, focal_blur_px=0.8, detector_blur_px=0.8,
+                 read_noise=1.0)  # fmt: skip
+    t = np.full((80, 80), 5.0, np.float32)
+    t[:, 40:] = 40.0  # a sharp step: thin section left, thick right
+    primary = transmission(t, e)
+    sigma = math.hypot(e.focal_blur_px, e.detector_blur_px)
+    # radius 1 px, 35 mm deep, centred on the first thick column: removes the step's metal there
+    on_edge = _disc_draft(40, 40, 1, -35.0)
+    flat = _disc_draft(15, 40, 1, -3.0)
+    edge_plain = conspicuous_contrast(primary, t, on_edge, e, sigma, 0)
+    edge_shift = conspicuous_contrast(primary, t, on_edge, e, sigma, 1)
+    assert edge_plain > 0.05  # the mean change alone rates it a strong flaw
+    assert edge_shift < 0.3 * edge_plain
+    flat_plain = conspicuous_contrast(primary, t, flat, e, sigma, 0)
+    assert flat_plain > 0.0
+    assert conspicuous_contrast(primary, t, flat, e, sigma, 1) == pytest.approx(flat_plain, rel=1e-3)
+
+
+def test_conspicuity_shift_is_validated() -> None:
+    assert XraySimParams().conspicuity_shift_px == 1
+    with pytest.raises(ValidationError, match="conspicuity_shift_px"):
+        XraySimParams(conspicuity_shift_px=9)
