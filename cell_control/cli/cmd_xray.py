@@ -60,6 +60,11 @@ def register(app: typer.Typer) -> None:
         min_snr: float | None = typer.Option(
             None, "--min-snr", help="flaws below this whole-flaw SNR (Rose criterion) are not rendered (default 8)"
         ),
+        conspicuity_shift: int | None = typer.Option(
+            None,
+            "--conspicuity-shift",
+            help="px: contrast counts only outside the flaw-free range within this shift (default 1; 0: off)",
+        ),
         randomise: float = typer.Option(1.0, "--randomise", help="domain randomisation strength 0..1"),
         close_up_share: float | None = typer.Option(
             None, "--close-up-share", help="share of close-up framings (default 0.65 wheels, 0.5 housings)"
@@ -91,6 +96,8 @@ def register(app: typer.Typer) -> None:
                 values["min_cnr"] = min_cnr
             if min_snr is not None:
                 values["min_snr"] = min_snr
+            if conspicuity_shift is not None:
+                values["conspicuity_shift_px"] = conspicuity_shift
             if family != FamilyOpt.all:
                 values["families"] = (PartFamily(family.value),)
             if flaw_mix:
