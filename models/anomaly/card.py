@@ -126,7 +126,8 @@ def _recalibrations(card: dict[str, Any]) -> str:
     if not rows:
         return ""
     lines = [f"- {r['utc']}: `{r['command']}` (before: threshold {r['before'].get('threshold')}, image AUROC "
-             f"{r['before'].get('metrics', {}).get('image_auroc')})" for r in rows]  # fmt: skip
+             f"{r['before'].get('metrics', {}).get('image_auroc')})" + (f": {r['note']}" if r.get("note") else "")
+             for r in rows]  # fmt: skip
     return "\n\nScoring rule and threshold set anew, weights unchanged:\n\n" + "\n".join(lines)
 
 
