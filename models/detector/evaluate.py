@@ -223,7 +223,15 @@ def score(collected: Collected, rules: dict[PartFamily, PartRules], th: Threshol
     }
 
 
-SWEEP: tuple[tuple[float, float], ...] = ((0.05, 0.25), (0.1, 0.3), (0.1, 0.5), (0.15, 0.4), (0.25, 0.5), (0.3, 0.6))
+SWEEP: tuple[tuple[float, float], ...] = (
+    (0.05, 0.25),
+    (0.1, 0.3),
+    (0.1, 0.5),
+    (0.1, 0.7),
+    (0.15, 0.4),
+    (0.25, 0.5),
+    (0.3, 0.6),
+)
 
 
 def sweep(collected: Collected, rules: dict[PartFamily, PartRules]) -> list[dict[str, Any]]:
