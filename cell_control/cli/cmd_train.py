@@ -37,6 +37,7 @@ def _register_anomaly(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
         recalibrate: bool = typer.Option(
             False, "--recalibrate", help="keep the weights: set the scoring rule and threshold anew, evaluate"
         ),
+        note: str | None = typer.Option(None, "--note", help="with --recalibrate: why, kept in the card's row"),
         json_out: bool = typer.Option(False, "--json", help="print the model card as JSON"),
     ) -> None:
         """Train the anomaly model on flaw-free simulated parts, export ONNX, calibrate, evaluate, write the card."""
@@ -79,7 +80,7 @@ def _register_anomaly(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
             raise typer.Exit(2)
         if recalibrate:
             try:
-                card = recalibrate_model(cfg, command, evaluate=evaluate)
+                card = recalibrate_model(cfg, command, evaluate=evaluate, note=note)
             except FileNotFoundError as exc:
                 typer.echo(f"error: {exc}", err=True)
                 raise typer.Exit(2) from exc

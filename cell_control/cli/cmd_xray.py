@@ -92,12 +92,8 @@ def register(app: typer.Typer) -> None:
                 "close_up_share": close_up_share,
                 "anomaly_kinds": tuple(k.strip() for k in anomaly_kinds.split(",") if k.strip()),
             }
-            if min_cnr is not None:
-                values["min_cnr"] = min_cnr
-            if min_snr is not None:
-                values["min_snr"] = min_snr
-            if conspicuity_shift is not None:
-                values["conspicuity_shift_px"] = conspicuity_shift
+            optional = {"min_cnr": min_cnr, "min_snr": min_snr, "conspicuity_shift_px": conspicuity_shift}
+            values |= {k: v for k, v in optional.items() if v is not None}
             if family != FamilyOpt.all:
                 values["families"] = (PartFamily(family.value),)
             if flaw_mix:

@@ -214,11 +214,12 @@ def recalibrate(
     command: str,
     provider: ImageProvider | None = None,
     evaluate: Callable[[Path], dict[str, Any]] | None = None,
+    note: str | None = None,
 ) -> dict[str, Any]:
     """A registry model's scoring rule (the config's calibration section) and threshold set anew, weights untouched.
 
     The card keeps its training history; calibration scores, threshold, rule and metrics are replaced, and the
-    earlier calibration is recorded under `recalibrations`.
+    earlier calibration is recorded under `recalibrations`, with `note` (why it was run) when given.
     """
     from models.anomaly.card import CARD_JSON, CARD_MD, IMAGE_SCORE_RULE, render_markdown
     from models.anomaly.sim_data import STREAM_CAL
@@ -234,9 +235,8 @@ def recalibrate(
     scores = calibration_scores(out_dir / MODEL_FILE, provider(cal.images, STREAM_CAL), cal.ignore_border_px)
     before = {k: card.get(k) for k in ("threshold", "false_alarm_rate", "ignore_border_px", "image_score")}
     before["metrics"] = {k: v for k, v in (card.get("metrics") or {}).items() if not isinstance(v, (list, dict))}
-    card.setdefault("recalibrations", []).append(
-        {"utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "command": command, "before": before}
-    )
+    row = {"utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "command": command, "before": before}
+    card.setdefault("recalibrations", []).append(row | ({"note": note} if note else {}))
     card["threshold"] = calibrate_threshold(scores, cal.false_alarm_rate)
     card["false_alarm_rate"] = cal.false_alarm_rate
     card["ignore_border_px"] = cal.ignore_border_px

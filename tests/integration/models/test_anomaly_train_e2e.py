@@ -119,12 +119,13 @@ def test_recalibration_keeps_weights_and_history_and_sets_a_new_rule(
     shutil.copytree(cfg.out_dir, tmp_path / "model")
     wider = cfg.calibration.model_copy(update={"ignore_border_px": 48, "false_alarm_rate": 0.2})
     again = cfg.model_copy(update={"out_dir": tmp_path / "model", "calibration": wider})
-    card = recalibrate(again, "pytest recalibrate", evaluate=lambda d: evaluate_for_config(d, again))
+    card = recalibrate(again, "pytest recalibrate", evaluate=lambda d: evaluate_for_config(d, again), note="why")
     assert card["sha256"] == first["sha256"] and card["training"] == first["training"]
     assert card["ignore_border_px"] == 48 and card["false_alarm_rate"] == 0.2
     scores = card["calibration"]["flaw_free_scores"]
     assert len(scores) == 10 and card["threshold"] == pytest.approx(calibrate_threshold(scores, 0.2))
     assert card["recalibrations"][-1]["command"] == "pytest recalibrate"
+    assert card["recalibrations"][-1]["note"] == "why"
     assert card["recalibrations"][-1]["before"]["threshold"] == pytest.approx(first["threshold"])
     assert "image_auroc" in card["metrics"]
     scorer = load_anomaly_scorer(tmp_path / "model")
