@@ -24,6 +24,9 @@ def register_detector(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
         work_dir: Path | None = typer.Option(None, "--work-dir", help="data, crops and runs (default: config)"),
         train_images: int | None = typer.Option(None, "--train-images", help="override data.train_images"),
         val_images: int | None = typer.Option(None, "--val-images", help="override data.val_images"),
+        train_seed: int | None = typer.Option(
+            None, "--train-seed", help="override data.train_seed (fresh training images for a continued stage)"
+        ),
         epochs: int | None = typer.Option(None, "--epochs", help="override train.epochs"),
         max_minutes: float | None = typer.Option(None, "--max-minutes", help="override train.max_minutes (0: none)"),
         imgsz: int | None = typer.Option(None, "--imgsz", help="override train.imgsz and data.crop_px"),
@@ -58,7 +61,11 @@ def register_detector(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
                 top["name"] = name
             if work_dir is not None:
                 top["work_dir"] = work_dir
-            data_upd = {k: v for k, v in {"train_images": train_images, "val_images": val_images}.items() if v}
+            data_upd: dict[str, object] = {
+                k: v for k, v in {"train_images": train_images, "val_images": val_images}.items() if v
+            }
+            if train_seed is not None:
+                data_upd["train_seed"] = train_seed
             train_upd: dict[str, object] = {}
             if epochs is not None:
                 train_upd["epochs"] = epochs

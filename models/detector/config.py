@@ -35,9 +35,16 @@ class CropAugment(_Strict):
     noise_p: float = Field(0.35, ge=0.0, le=1.0)
 
 
+# Seeds from here on belong to the evaluation sets (models/detector/heldout.py: selection 800000, held-out
+# 900000, station 950000): training and validation images must never be drawn from them.
+EVALUATION_SEEDS_FROM = 800000
+
+
 class DataConfig(_Strict):
-    train_seed: int = Field(1000, ge=0, description="base seed of the training images (variant k adds 1000*k)")
-    val_seed: int = Field(5000, ge=0, description="base seed of the validation images")
+    train_seed: int = Field(
+        1000, ge=0, lt=EVALUATION_SEEDS_FROM, description="base seed of the training images (variant k adds 1000*k)"
+    )
+    val_seed: int = Field(5000, ge=0, lt=EVALUATION_SEEDS_FROM, description="base seed of the validation images")
     train_images: int = Field(1200, ge=1, le=200000)
     val_images: int = Field(120, ge=1, le=20000)
     crop_px: int = Field(320, ge=64, le=2048, description="training crops at native resolution")
@@ -56,6 +63,14 @@ class DataConfig(_Strict):
         names = [v.name for v in self.variants]
         if len(set(names)) != len(names):
             raise ValueError(f"variant names must be unique, got {names}")
+        for key in ("train_seed", "val_seed"):
+            last = getattr(self, key) + 1000 * (len(self.variants) - 1)
+            if last >= EVALUATION_SEEDS_FROM:
+                top = EVALUATION_SEEDS_FROM - 1000 * (len(self.variants) - 1) - 1
+                raise ValueError(
+                    f"{key}: its last variant would render with seed {last}, inside the evaluation sets' seeds "
+                    f"(>= {EVALUATION_SEEDS_FROM}); use a base of at most {top}"
+                )
         return self
 
 

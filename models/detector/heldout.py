@@ -18,8 +18,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from models.detector.config import EVALUATION_SEEDS_FROM
+
 HELDOUT_SEED = 900000
-SELECTION_SEED = 800000
+SELECTION_SEED = EVALUATION_SEEDS_FROM  # the lowest evaluation seed: training seeds stay below it
 STATION_SEED = 950000
 HELDOUT_VARIANTS: tuple[tuple[str, float, dict[str, Any]], ...] = (
     (

@@ -62,3 +62,18 @@ def test_size_and_contrast_bands_cover_every_value() -> None:
 
     assert [size_band(v) for v in (0.5, 1.0, 4.9, 11.0)] == ["0-1mm", "1-2mm", "2-5mm", ">=5mm"]
     assert [cnr_band(v) for v in (2.5, 4.0, 15.9, 999.0)] == ["cnr 0-4", "cnr 4-8", "cnr 8-16", "cnr >=16"]
+
+
+def test_training_seeds_stay_clear_of_the_evaluation_seeds(repo_root: Path) -> None:
+    from cell_control.config import load_model
+    from models.detector.config import EVALUATION_SEEDS_FROM, TrainDetectorConfig
+    from models.detector.heldout import HELDOUT_SEED, SELECTION_SEED, STATION_SEED
+
+    assert min(SELECTION_SEED, HELDOUT_SEED, STATION_SEED) >= EVALUATION_SEEDS_FROM
+    raw = load_model(TrainDetectorConfig, repo_root / "configs/train_detector.yaml").model_dump()
+    top = EVALUATION_SEEDS_FROM - 1000 * (len(raw["data"]["variants"]) - 1) - 1
+    raw["data"]["train_seed"] = top
+    assert TrainDetectorConfig.model_validate(raw).data.train_seed == top
+    raw["data"]["train_seed"] = top + 1
+    with pytest.raises(ValueError, match=f"train_seed: .*use a base of at most {top}"):
+        TrainDetectorConfig.model_validate(raw)
