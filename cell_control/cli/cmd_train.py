@@ -9,6 +9,8 @@ from pathlib import Path
 
 import typer
 
+from cell_control.cli.common import load_or_exit
+
 
 def register(train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
     from cell_control.cli.cmd_train_detector import register_detector
@@ -101,6 +103,12 @@ def _register_anomaly(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
         model: Path = typer.Option(Path("models/registry/anomaly-default"), "--model", help="anomaly model folder"),
         config: Path = typer.Option(Path("configs/train_anomaly.yaml"), "--config", "-c", help="training config YAML"),
         count: int | None = typer.Option(None, "--count", help="images per class when simulating (default: config)"),
+        cell: bool = typer.Option(
+            False, "--cell", help="also inspect each part whole (detector + this model + rules): the cell's verdicts"
+        ),
+        cell_config: Path | None = typer.Option(
+            None, "--cell-config", help="cell config YAML for --cell (default configs/cell.yaml)"
+        ),
         json_out: bool = typer.Option(False, "--json", help="print one JSON object"),
     ) -> None:
         """Image and pixel AUROC on held-out parts with flaws no detector class describes."""
@@ -113,9 +121,10 @@ def _register_anomaly(train_app: typer.Typer, evaluate_app: typer.Typer) -> None
         except ConfigError as exc:
             typer.echo(f"config error:\n{exc}", err=True)
             raise typer.Exit(2) from exc
+        vision_cfg = load_or_exit(cell_config).vision if cell else None
         try:
-            result = evaluate_for_config(model, cfg, count=count, data_dir=data)
-        except (FileNotFoundError, ValueError) as exc:
+            result = evaluate_for_config(model, cfg, count=count, data_dir=data, cell=vision_cfg)
+        except (FileNotFoundError, ValueError, RuntimeError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc
         if json_out:

@@ -14,7 +14,7 @@ import numpy as np
 
 from models.anomaly.data import FlawFreeImage
 from vision.preprocess import Preprocessor
-from vision.types import PartFamily
+from vision.types import PartFamily, PartIdentity, XrayImage
 
 STREAM_TRAIN = 1
 STREAM_VAL = 2
@@ -27,12 +27,14 @@ ANOMALY_KINDS = ("foreign_object", "cold_shut", "surface_gas_hole")
 
 @dataclass(frozen=True, eq=False)
 class EvalSample:
-    """One held-out radiograph: preprocessed image, anomaly pixels (bool), material pixels (bool)."""
+    """One held-out radiograph: preprocessed image, anomaly pixels (bool), material pixels (bool), and the
+    radiograph as the cell receives it (raw pixels, geometry, part family) for `evaluate anomaly --cell`."""
 
     image01: np.ndarray
     anomaly_mask: np.ndarray
     material: np.ndarray | None  # unknown for images read from disk
     kinds: tuple[str, ...]
+    xray: XrayImage | None = None  # None where the geometry is unknown (a folder without it in its manifest)
 
     @property
     def is_anomalous(self) -> bool:
@@ -93,7 +95,8 @@ def eval_samples(
                 continue  # no anomaly could be placed visibly: that part is not an anomalous example
             mask = np.isin(shot.instance_mask, ids) if ids else np.zeros(shot.instance_mask.shape, bool)
             made += 1
-            yield EvalSample(pre(shot.image.pixels), mask, np.asarray(shot.material_mask, bool), shot.anomaly_kinds)
+            material = np.asarray(shot.material_mask, bool)
+            yield EvalSample(pre(shot.image.pixels), mask, material, shot.anomaly_kinds, xray=shot.image)
 
 
 def load_eval_dir(data_dir: Path) -> Iterator[EvalSample]:
@@ -104,7 +107,7 @@ def load_eval_dir(data_dir: Path) -> Iterator[EvalSample]:
     """
     import json
 
-    from vision.image_io import load_pixels
+    from vision.image_io import load_pixels, load_xray
 
     manifest_path = Path(data_dir) / "manifest.json"
     if not manifest_path.is_file():
@@ -115,7 +118,13 @@ def load_eval_dir(data_dir: Path) -> Iterator[EvalSample]:
         flaws = e.get("flaws", [])
         if any(not f.get("anomaly_only") for f in flaws):
             continue
-        pixels = load_pixels(Path(data_dir) / e["file"])
+        xray = None
+        if {"pixel_pitch_mm", "magnification", "family"} <= e.keys():
+            part = PartIdentity(serial=str(e["file"]), family=PartFamily(e["family"]))
+            xray = load_xray(
+                Path(data_dir) / e["file"], e["pixel_pitch_mm"], e["magnification"], float(e.get("kv", 0.0)), part
+            )
+        pixels = xray.pixels if xray is not None else load_pixels(Path(data_dir) / e["file"])
         ids = [int(f["instance_id"]) for f in flaws]
         if ids:
             inst = load_pixels(Path(data_dir) / e["mask"])
@@ -123,4 +132,4 @@ def load_eval_dir(data_dir: Path) -> Iterator[EvalSample]:
         else:
             mask = np.zeros(pixels.shape, bool)
         kinds = tuple(str(f["kind"]) for f in flaws)
-        yield EvalSample(pre(pixels), mask, None, kinds)
+        yield EvalSample(pre(pixels), mask, None, kinds, xray=xray)

@@ -82,6 +82,42 @@ def test_cli_evaluate_anomaly_prints_the_agreed_json_keys(trained: tuple[TrainAn
     assert result["normal_images"] == 2 and result["anomalous_images"] == 2
 
 
+def test_cli_evaluate_anomaly_cell_inspects_each_part_with_the_cells_detector(
+    trained: tuple[TrainAnomalyConfig, dict],
+) -> None:
+    from cell_control.cli.main import app
+
+    cfg, _ = trained
+    args = ["evaluate", "anomaly", "--model", str(cfg.out_dir), "--count", "2", "--cell", "--json"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    result = json.loads(res.output.strip().splitlines()[-1])
+    for key in ("cell_verdicts_flaw_free", "cell_verdicts_anomalous"):
+        assert set(result[key]) == {"OK", "NOK", "REVIEW"} and sum(result[key].values()) == pytest.approx(1.0)
+    assert 0.0 <= result["cell_escape_rate_anomalous"] <= 1.0
+    bad = CliRunner().invoke(app, [*args, "--cell-config", "no/such/cell.yaml"])
+    assert bad.exit_code == 2 and "config error" in bad.output
+
+
+def test_cli_evaluate_anomaly_reads_a_simulated_folder_with_its_geometry(
+    trained: tuple[TrainAnomalyConfig, dict], tmp_path: Path
+) -> None:
+    from cell_control.cli.main import app
+
+    cfg, _ = trained
+    data = tmp_path / "anom"
+    sim = ["simulate-xray", "--out", str(data), "--count", "6", "--seed", "5", "--width", "192", "--height", "160"]
+    sim += ["--flaw-mix", "none", "--anomaly-kinds", "foreign_object,cold_shut", "--flaw-free-share", "0.5"]
+    made = CliRunner().invoke(app, [*sim, "--workers", "1"])
+    assert made.exit_code == 0, made.output
+    args = ["evaluate", "anomaly", "--model", str(cfg.out_dir), "--data", str(data), "--cell", "--json"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    result = json.loads(res.output.strip().splitlines()[-1])
+    assert result["data"] == str(data) and result["normal_images"] + result["anomalous_images"] == 6
+    assert sum(result["cell_verdicts_anomalous"].values()) == pytest.approx(1.0)
+
+
 def test_cli_refuses_a_bad_training_config(tmp_path: Path) -> None:
     from cell_control.cli.main import app
 
