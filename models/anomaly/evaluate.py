@@ -12,7 +12,7 @@ import numpy as np
 from models.anomaly.config import TrainAnomalyConfig
 from models.anomaly.metrics import BinnedAuroc, auroc
 from models.anomaly.sim_data import EvalSample
-from vision.anomaly import OnnxAnomalyScorer
+from vision.anomaly import OnnxAnomalyScorer, calibrate_threshold
 from vision.config import VisionConfig
 from vision.roles import Inspector
 from vision.types import Verdict
@@ -105,9 +105,34 @@ def evaluate_scorer(
         sel = np.array([(not lab) or (kind in ks) for lab, ks in zip(labels, kinds, strict=True)])
         if labels[sel].any():
             result[f"image_auroc_{kind}"] = round(auroc(scores[sel], labels[sel]), 4)
+    if scorer.calibration_scores:
+        result["operating_points"] = operating_points(scores, labels, scorer.calibration_scores)
     if cell is not None:
         result |= cell.result()
     return result
+
+
+OPERATING_RATES = (0.01, 0.02, 0.05, 0.1)
+
+
+def operating_points(
+    scores: np.ndarray, labels: np.ndarray, calibration_scores: Iterable[float]
+) -> list[dict[str, float]]:
+    """What other `vision.anomaly_false_alarm_rate` settings would trade: each rate's threshold from the flaw-free
+    calibration scores, and the false-alarm and detection rates it gives on this set."""
+    cal = tuple(calibration_scores)
+    out = []
+    for rate in OPERATING_RATES:
+        t = calibrate_threshold(cal, rate)
+        out.append(
+            {
+                "target_false_alarm_rate": rate,
+                "threshold": round(t, 5),
+                "false_alarm_rate": round(float((scores[~labels] >= t).mean()), 4),
+                "detection_rate": round(float((scores[labels] >= t).mean()), 4),
+            }
+        )
+    return out
 
 
 def evaluate_model_dir(

@@ -24,6 +24,7 @@ class MeanScorer:
 
     threshold = 0.5
     version = "mean@1"
+    calibration_scores: tuple[float, ...] = ()
 
     def score(self, image01: np.ndarray) -> AnomalyOutput:
         return AnomalyOutput(float(image01.mean()), self.threshold, image01.astype(np.float32))
@@ -87,3 +88,15 @@ def test_without_an_inspector_there_are_no_cell_figures_and_without_geometry_it_
     bare = [_sample("a", 0.2, (), with_xray=False), _sample("b", 0.7, ("cold_shut",), with_xray=False)]
     with pytest.raises(ValueError, match="geometry and part family"):
         evaluate_scorer(MeanScorer(), bare, ScriptedInspector({}))  # type: ignore[arg-type]
+
+
+def test_operating_points_follow_the_calibration_scores() -> None:
+    from models.anomaly.evaluate import operating_points
+
+    cal = np.linspace(0.0, 0.99, 100)  # flaw-free scores 0.00 .. 0.99
+    scores = np.array([0.5, 0.97, 0.93, 0.96, 0.985, 0.2])
+    labels = np.array([False, False, True, True, True, True])
+    pts = {p["target_false_alarm_rate"]: p for p in operating_points(scores, labels, cal)}
+    assert pts[0.01]["threshold"] == pytest.approx(0.985) and pts[0.01]["detection_rate"] == 0.25
+    assert pts[0.05]["threshold"] == pytest.approx(0.945) and pts[0.05]["detection_rate"] == 0.5
+    assert pts[0.05]["false_alarm_rate"] == 0.5 and pts[0.1]["detection_rate"] == 0.75
