@@ -104,15 +104,32 @@ class RobotRuntime:
 
     def _compile_tick(self) -> None:
         """Compile (or load from the disk cache) the tick kernel for the array layouts the tick hands it, before
-        any loop runs. It writes commands and torques: each array it writes is put back afterwards."""
-        sim, est = self.sim, self.force_estimator
-        written = (sim.ctrl, self.tau["right"], self.tau["left"], self._out, est.wrench)
-        saved = [a.copy() for a in written]
+        any loop runs."""
+        sim = self.sim
+        self._written = (sim.ctrl, self.tau["right"], self.tau["left"], self._out, self.force_estimator.wrench)
+        self._written_saved = tuple(a.copy() for a in self._written)
         for side in ARMS:
-            g = self.ctx[side].goal
-            arm_commands_kernel(g.pos_m, g.quat_wxyz, g.twist, self._z6, True, 0.0, 0.0, *self._tick_args[side])
-        for a, old in zip(written, saved, strict=True):
-            a[:] = old
+            self._kernel_dry_run(side)
+
+    def _kernel_dry_run(self, side: str) -> None:
+        """The tick kernel on the present state, every array it writes put back: no effect on the robot."""
+        for a, keep in zip(self._written, self._written_saved, strict=True):
+            np.copyto(keep, a)
+        g = self.ctx[side].goal
+        arm_commands_kernel(g.pos_m, g.quat_wxyz, g.twist, self._z6, True, 0.0, self.sim.time_s, *self._tick_args[side])
+        for a, keep in zip(self._written, self._written_saved, strict=True):
+            np.copyto(a, keep)
+
+    def warm_caches(self) -> None:
+        """Touch the next tick's compiled code and data without changing anything (the real-time clock calls it
+        just before each deadline): on a shared VM, a tick after a millisecond of idling ran 2-3x slower than
+        back to back. Jacobian, contact reading and control law on the present state; the skill and the safety
+        monitor keep state and are left out."""
+        side = self.active
+        ctx = self.ctx[side]
+        self.sim.arm_state(side)
+        self.sim.contacts(side, ctx.family, ctx.held)
+        self._kernel_dry_run(side)
 
     # --- commands (called between ticks) -------------------------------------------------------------
     def submit(self, task: PickPlaceTask) -> None:

@@ -70,7 +70,11 @@ def _place_process(cfg: RobotConfig, clock_kind: str) -> dict[str, str]:
 
 def _child_loop(cfg: RobotConfig, clock_kind: str, seed: int | None, hand_probe: bool, conn: Connection) -> None:
     rt = RobotRuntime(cfg, seed=seed, hand_probe=hand_probe)
-    clock: RealTimeClock | VirtualClock = RealTimeClock(rt.dt_s) if clock_kind == "real" else VirtualClock()
+    clock: RealTimeClock | VirtualClock = (
+        RealTimeClock(rt.dt_s, warm=rt.warm_caches, warm_lead_s=cfg.cache_warm_lead_us * 1e-6)
+        if clock_kind == "real"
+        else VirtualClock()
+    )
     placement = _place_process(cfg, clock_kind)
     publish_every = max(1, round(cfg.control_hz / cfg.state_publish_hz))
     qpos_every = max(1, round(cfg.control_hz / cfg.render_fps)) if cfg.render_fps > 0 else 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -58,6 +60,33 @@ def test_same_seed_same_trajectory() -> None:
             robot.run_for(0.25)
             trace.append(robot.runtime.sim.d.qpos.copy())
         runs.append((np.array(trace), robot.result(0.0)))
+    assert runs[0][1] == runs[1][1]
+    assert np.array_equal(runs[0][0], runs[1][0])
+
+
+def _warm_first(warm: Callable[[], None], tick: Callable[[], None]) -> Callable[[], None]:
+    def warm_then_tick() -> None:
+        warm()
+        tick()
+
+    return warm_then_tick
+
+
+def test_cache_warm_up_before_each_tick_changes_nothing() -> None:
+    # The real-time clock runs `warm_caches` just before every tick; the trajectory must be bit for bit the same.
+    runs = []
+    for warm in (False, True):
+        robot = InProcessSimRobot(CFG, seed=5)
+        rt = robot.runtime
+        if warm:
+            rt.tick = _warm_first(rt.warm_caches, rt.tick)  # type: ignore[method-assign]
+        robot.submit(_task(1, TargetBin.REVIEW_BIN, "wheel", 2.5))
+        trace = []
+        while rt.job is not None or rt.queue:
+            robot.run_for(0.25)
+            trace.append(np.concatenate([rt.sim.d.qpos, rt.sim.d.ctrl, rt.tau["right"], rt.tau["left"]]))
+        runs.append((np.array(trace), robot.result(0.0)))
+    assert runs[0][1] is not None and runs[0][1].outcome == TaskOutcome.SUCCESS
     assert runs[0][1] == runs[1][1]
     assert np.array_equal(runs[0][0], runs[1][0])
 

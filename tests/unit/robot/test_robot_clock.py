@@ -39,3 +39,34 @@ def test_overrunning_ticks_count_as_misses_and_lost_slots_are_skipped(monkeypatc
     assert fake.slept_s > 0  # on-time ticks sleep first, then spin
     # After a 3.5 ms overrun the clock re-anchors instead of bursting through the lost slots.
     assert clk._next_ns - fake.now_ns <= clk.period_ns
+
+
+def test_warm_up_runs_once_per_tick_within_its_lead_and_never_on_a_late_tick(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeTime()
+    monkeypatch.setattr(clock_mod.time, "perf_counter_ns", fake.perf_counter_ns)
+    monkeypatch.setattr(clock_mod.time, "sleep", fake.sleep)
+    ahead_ns: list[int] = []
+    clk = RealTimeClock(
+        0.001, spin_s=0.0002, warm=lambda: ahead_ns.append(clk._next_ns - fake.now_ns), warm_lead_s=6e-5
+    )
+    clk.start()
+    work_us = [100, 100, 960, 1500, 100]  # the third leaves less than the lead, the fourth overruns
+    for w in work_us:
+        fake.now_ns += w * 1000
+        clk.wait_next()
+    assert len(ahead_ns) == 3 == clk.stats()["cache_warmups"]
+    assert all(0 < a <= 60_000 for a in ahead_ns)  # just before the deadline, never after it
+    assert clk.stats()["deadline_misses"] == 1
+
+
+def test_no_warm_up_without_a_lead(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeTime()
+    monkeypatch.setattr(clock_mod.time, "perf_counter_ns", fake.perf_counter_ns)
+    monkeypatch.setattr(clock_mod.time, "sleep", fake.sleep)
+    calls: list[int] = []
+    clk = RealTimeClock(0.001, warm=lambda: calls.append(1), warm_lead_s=0.0)
+    clk.start()
+    for _ in range(3):
+        fake.now_ns += 100_000
+        clk.wait_next()
+    assert calls == []
