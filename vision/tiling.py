@@ -65,12 +65,18 @@ def overlap_matrices(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def merge_detections(
-    detections: Sequence[Detection], iou_threshold: float = 0.5, containment_threshold: float = 0.7
+    detections: Sequence[Detection],
+    iou_threshold: float = 0.5,
+    containment_threshold: float = 0.7,
+    tile_ids: Sequence[int] | None = None,
 ) -> list[Detection]:
     """Fuse duplicates of one flaw: same class and IoU above iou_threshold, or one box mostly inside the other
     (the cut-off half of a flaw at a tile border lies inside the whole flaw seen by the neighbouring tile).
 
     Each group keeps the highest score and the union of its boxes, so the cut half never shrinks the flaw.
+    With `tile_ids` (the tile each detection came from) only boxes of different tiles are fused: within one
+    tile the model's own NMS has already decided, and a small pore next to, or inside the box of, a larger
+    flaw of its class is a flaw of its own that must keep its own box and size.
     """
     if not detections:
         return []
@@ -80,6 +86,9 @@ def merge_detections(
     classes = np.array([d.flaw_class.class_index for d in dets])
     iou, iomin = overlap_matrices(boxes)
     same = (classes[:, None] == classes[None, :]) & ((iou >= iou_threshold) | (iomin >= containment_threshold))
+    if tile_ids is not None:
+        tiles = np.asarray(tile_ids)[order]
+        same &= (tiles[:, None] != tiles[None, :]) | np.eye(len(dets), dtype=bool)
     taken = np.zeros(len(dets), dtype=bool)
     out: list[Detection] = []
     for i in range(len(dets)):
@@ -112,8 +121,10 @@ def detect_tiled(
     """Run `run_tile` (boxes in tile pixels) on every tile and return merged boxes in image pixels."""
     h, w = image01.shape[:2]
     found: list[Detection] = []
-    for t in plan_tiles(h, w, tile, overlap):
+    tile_ids: list[int] = []
+    for k, t in enumerate(plan_tiles(h, w, tile, overlap)):
         for d in run_tile(image01[t.y0 : t.y1, t.x0 : t.x1]):
+            tile_ids.append(k)
             x0, y0, x1, y1 = d.bbox_xyxy_px
             box = (
                 float(np.clip(x0 + t.x0, 0, w)),
@@ -122,4 +133,4 @@ def detect_tiled(
                 float(np.clip(y1 + t.y0, 0, h)),
             )
             found.append(Detection(flaw_class=d.flaw_class, score=d.score, bbox_xyxy_px=box))
-    return merge_detections(found, iou_threshold, containment_threshold)
+    return merge_detections(found, iou_threshold, containment_threshold, tile_ids)

@@ -71,3 +71,24 @@ def test_merge_keeps_classes_apart_and_best_score() -> None:
     c = Detection(FlawClass.CRACK, 0.7, (10, 10, 20, 20))
     merged = merge_detections([a, b, c])
     assert sorted((d.flaw_class.value, d.score) for d in merged) == [("crack", 0.7), ("porosity", 0.9)]
+
+
+def test_only_boxes_of_different_tiles_are_fused() -> None:
+    big = Detection(FlawClass.POROSITY, 0.9, (100.0, 100.0, 160.0, 160.0))
+    pore = Detection(FlawClass.POROSITY, 0.5, (110.0, 110.0, 125.0, 125.0))  # inside the larger box
+    # One tile: the model's NMS kept both, so both are flaws of their own.
+    assert sorted(d.score for d in merge_detections([big, pore], tile_ids=[0, 0])) == [0.5, 0.9]
+    # Two tiles: the inner box is the cut-off part of the same flaw seen by the neighbouring tile.
+    fused = merge_detections([big, pore], tile_ids=[0, 1])
+    assert [(d.score, d.bbox_xyxy_px) for d in fused] == [(0.9, big.bbox_xyxy_px)]
+
+
+def test_a_single_tile_image_keeps_nested_detections_apart() -> None:
+    def nested(tile: np.ndarray) -> list[Detection]:
+        return [
+            Detection(FlawClass.POROSITY, 0.8, (20.0, 20.0, 80.0, 80.0)),
+            Detection(FlawClass.POROSITY, 0.4, (30.0, 30.0, 40.0, 40.0)),
+        ]
+
+    found = detect_tiled(np.zeros((200, 300), np.float32), nested, 320, overlap=0.3)
+    assert len(found) == 2
