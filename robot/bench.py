@@ -111,7 +111,13 @@ def realtime_run(seconds: float, cfg: RobotConfig, seed: int = 1, prefix: str = 
     finally:
         drv.close()
     keys = ["deadline_misses", "deadline_miss_ratio", "lateness_us_p50", "lateness_us_p99", "lateness_us_max"]
-    keys += ["cache_warmups"]
+    keys += [
+        "cache_warmups",
+        "cache_warm_overruns",
+        "cache_warm_us_p50",
+        "cache_warm_us_p99",
+        "cache_warm_lead_us_final",
+    ]
     keys += ["tick_compute_us_p50", "tick_compute_us_p99", "tick_compute_us_max"]
     keys += ["tick_compute_thread_cpu_us_p50", "tick_compute_thread_cpu_us_p99", "tick_compute_thread_cpu_us_max"]
     keys += ["tick_with_physics_us_p50", "tick_with_physics_us_p99", "tick_with_physics_us_max"]

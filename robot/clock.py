@@ -4,7 +4,11 @@ FIELD_NOTES: `time.sleep` alone misses 1 ms deadlines on 0.7-2.2% of ticks on th
 shortly before the deadline and spinning the rest, with the garbage collector paused, misses 0.2-0.4%.
 On a shared machine the caches also go cold within a millisecond of idling, which made a tick 2-3x slower
 than back to back; an optional `warm` call, `warm_lead_s` before each deadline, touches the tick's code and
-data again (it must change nothing) so that the tick itself starts warm.
+data again (it must change nothing) so that the tick itself starts warm. The warm-up is itself a cold tick, whose
+cost swings with the host (40 us on a quiet one, several times that on a busy one): started a fixed lead before
+the deadline it overran into the tick on busy hosts and made it late, so the lead follows the warm-up's own
+measured duration (smoothed mean + 4 deviations, as TCP sizes its retransmission timer), never under the
+configured lead and never over the spin phase.
 """
 
 from __future__ import annotations
@@ -48,7 +52,13 @@ class RealTimeClock:
         self.spin_ns = int(spin_s * 1e9)
         self._warm = warm if warm_lead_s > 0 else None
         self.warm_lead_ns = int(warm_lead_s * 1e9)
+        # The warm-up must start inside the spin phase (sleep overshoots by tens of us) and within half a period.
+        self._lead_cap_ns = max(self.warm_lead_ns, min(3 * self.spin_ns // 4, self.period_ns // 2))
+        self._warm_mean_ns = 0.0
+        self._warm_dev_ns = 0.0
         self.warmups = 0
+        self.warm_overruns = 0
+        self.warm_ns = np.zeros(LATENESS_SAMPLES, dtype=np.int64)
         self.lateness_ns = np.zeros(LATENESS_SAMPLES, dtype=np.int64)
         self.ticks = 0
         self.misses = 0
@@ -70,19 +80,40 @@ class RealTimeClock:
             remaining = self._next_ns - now
             if remaining > self.spin_ns:
                 time.sleep((remaining - self.spin_ns) / 1e9)
-            warm_at = self._next_ns - self.warm_lead_ns
-            # Only with the lead still ahead: a late warm-up would push the tick past its start.
-            if self._warm is not None and time.perf_counter_ns() < warm_at:
-                while time.perf_counter_ns() < warm_at:
-                    pass
-                self._warm()
-                self.warmups += 1
+            if self._warm is not None:
+                self._warm_before_deadline()
             while time.perf_counter_ns() < self._next_ns:
                 pass
         woke = time.perf_counter_ns()
         self.lateness_ns[self.ticks % LATENESS_SAMPLES] = max(0, woke - self._next_ns)
         self.ticks += 1
         self._next_ns += self.period_ns
+
+    def warm_lead_now_ns(self) -> int:
+        adaptive = int(self._warm_mean_ns + 4.0 * self._warm_dev_ns)
+        return min(self._lead_cap_ns, max(self.warm_lead_ns, adaptive))
+
+    def _warm_before_deadline(self) -> None:
+        assert self._warm is not None
+        warm_at = self._next_ns - self.warm_lead_now_ns()
+        # Only with the lead still ahead: a late warm-up would push the tick past its start.
+        if time.perf_counter_ns() >= warm_at:
+            # Skipped: let the estimate shrink, or one spike would hold the lead where no warm-up can start.
+            self._warm_mean_ns *= 0.9
+            self._warm_dev_ns *= 0.9
+            return
+        while time.perf_counter_ns() < warm_at:
+            pass
+        self._warm()
+        done = time.perf_counter_ns()
+        took = done - warm_at
+        self.warm_ns[self.warmups % LATENESS_SAMPLES] = took
+        self.warmups += 1
+        if done > self._next_ns:
+            self.warm_overruns += 1
+        err = took - self._warm_mean_ns
+        self._warm_mean_ns += err / 8.0
+        self._warm_dev_ns += (abs(err) - self._warm_dev_ns) / 4.0
 
     def stats(self) -> dict[str, float]:
         n = min(self.ticks, LATENESS_SAMPLES)
@@ -92,7 +123,18 @@ class RealTimeClock:
             "deadline_misses": float(self.misses),
             "deadline_miss_ratio": self.misses / self.ticks if self.ticks else 0.0,
             "cache_warmups": float(self.warmups),
+            "cache_warm_overruns": float(self.warm_overruns),
+            **self._warm_stats(),
             "lateness_us_p50": float(np.percentile(us, 50)),
             "lateness_us_p99": float(np.percentile(us, 99)),
             "lateness_us_max": float(us.max()),
+        }
+
+    def _warm_stats(self) -> dict[str, float]:
+        n = min(self.warmups, LATENESS_SAMPLES)
+        us = self.warm_ns[:n] / 1000.0 if n else np.zeros(1)
+        return {
+            "cache_warm_us_p50": float(np.percentile(us, 50)),
+            "cache_warm_us_p99": float(np.percentile(us, 99)),
+            "cache_warm_lead_us_final": (self.warm_lead_now_ns() if self._warm is not None else 0) / 1000.0,
         }

@@ -70,3 +70,38 @@ def test_no_warm_up_without_a_lead(monkeypatch: pytest.MonkeyPatch) -> None:
         fake.now_ns += 100_000
         clk.wait_next()
     assert calls == []
+
+
+def test_warm_up_lead_grows_to_the_warm_ups_own_duration(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warm-up slower than the configured lead would run into the tick; the lead follows its measured cost."""
+    fake = FakeTime()
+    monkeypatch.setattr(clock_mod.time, "perf_counter_ns", fake.perf_counter_ns)
+    monkeypatch.setattr(clock_mod.time, "sleep", fake.sleep)
+    clk = RealTimeClock(
+        0.001, spin_s=0.0004, warm=lambda: setattr(fake, "now_ns", fake.now_ns + 150_000), warm_lead_s=6e-5
+    )
+    clk.start()
+    for _ in range(60):
+        fake.now_ns += 100_000
+        clk.wait_next()
+    st = clk.stats()
+    assert st["cache_warmups"] == 60
+    assert 0 < st["cache_warm_overruns"] < 10  # the first warm-ups overran; once the lead has grown, none do
+    assert 150 <= st["cache_warm_lead_us_final"] <= 300  # grown to the warm-up's cost, capped inside the spin phase
+    assert st["cache_warm_us_p50"] == pytest.approx(150.0, abs=5.0)
+    late = clk.lateness_ns[40:60]
+    assert (late <= 5_000).all()  # each scripted clock reading costs 1 us
+
+
+def test_warm_up_lead_never_passes_the_spin_phase(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeTime()
+    monkeypatch.setattr(clock_mod.time, "perf_counter_ns", fake.perf_counter_ns)
+    monkeypatch.setattr(clock_mod.time, "sleep", fake.sleep)
+    clk = RealTimeClock(
+        0.001, spin_s=0.0002, warm=lambda: setattr(fake, "now_ns", fake.now_ns + 700_000), warm_lead_s=6e-5
+    )
+    clk.start()
+    for _ in range(30):
+        fake.now_ns += 50_000
+        clk.wait_next()
+    assert clk.warm_lead_now_ns() <= 150_000
