@@ -116,25 +116,25 @@ class RealTimeClock:
         self._warm_dev_ns += (abs(err) - self._warm_dev_ns) / 4.0
 
     def stats(self) -> dict[str, float]:
-        n = min(self.ticks, LATENESS_SAMPLES)
-        us = self.lateness_ns[:n] / 1000.0 if n else np.zeros(1)
+        late_p50, late_p99, late_max = _ring_us(self.lateness_ns, self.ticks)
+        warm_p50, warm_p99, _ = _ring_us(self.warm_ns, self.warmups)
         return {
             "ticks_paced": float(self.ticks),
             "deadline_misses": float(self.misses),
             "deadline_miss_ratio": self.misses / self.ticks if self.ticks else 0.0,
             "cache_warmups": float(self.warmups),
             "cache_warm_overruns": float(self.warm_overruns),
-            **self._warm_stats(),
-            "lateness_us_p50": float(np.percentile(us, 50)),
-            "lateness_us_p99": float(np.percentile(us, 99)),
-            "lateness_us_max": float(us.max()),
+            "cache_warm_us_p50": warm_p50,
+            "cache_warm_us_p99": warm_p99,
+            "cache_warm_lead_us_final": (self.warm_lead_now_ns() if self._warm is not None else 0) / 1000.0,
+            "lateness_us_p50": late_p50,
+            "lateness_us_p99": late_p99,
+            "lateness_us_max": late_max,
         }
 
-    def _warm_stats(self) -> dict[str, float]:
-        n = min(self.warmups, LATENESS_SAMPLES)
-        us = self.warm_ns[:n] / 1000.0 if n else np.zeros(1)
-        return {
-            "cache_warm_us_p50": float(np.percentile(us, 50)),
-            "cache_warm_us_p99": float(np.percentile(us, 99)),
-            "cache_warm_lead_us_final": (self.warm_lead_now_ns() if self._warm is not None else 0) / 1000.0,
-        }
+
+def _ring_us(ring_ns: np.ndarray, count: int) -> tuple[float, float, float]:
+    """p50, p99 and max in us of the samples a ring buffer of ns holds after `count` writes (zeros when none)."""
+    n = min(count, len(ring_ns))
+    us = ring_ns[:n] / 1000.0 if n else np.zeros(1)
+    return float(np.percentile(us, 50)), float(np.percentile(us, 99)), float(us.max())

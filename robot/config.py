@@ -57,6 +57,6 @@ class RobotConfig(_Strict):
     # Cores the machine lacks fall back to the OS's choice, with a warning.
     cpu_affinity: tuple[Annotated[int, Field(ge=0, le=1023)], ...] = ()
     # Real time: at least this long before each tick's start (longer when the warm-up itself takes longer) the loop
-    # runs the tick's reads and control law once without
-    # effect, so the tick finds its code and data in cache (0: off). See robot.clock.
+    # runs the tick's reads and control law once without effect, so the tick finds its code and data in cache
+    # (0: off). See robot.clock.
     cache_warm_lead_us: float = Field(60.0, ge=0.0, le=500.0)
