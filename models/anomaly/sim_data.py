@@ -7,7 +7,7 @@ calibration and the held-out evaluation never share an image; the evaluation als
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +96,10 @@ def eval_samples(
             mask = np.isin(shot.instance_mask, ids) if ids else np.zeros(shot.instance_mask.shape, bool)
             made += 1
             material = np.asarray(shot.material_mask, bool)
-            yield EvalSample(pre(shot.image.pixels), mask, material, shot.anomaly_kinds, xray=shot.image)
+            # The cell grades a part by its own family's rules: the simulator leaves the identity to the caller.
+            part = PartIdentity(serial=f"eval-{seed}-{stream}-{i}", family=family)
+            xray = replace(shot.image, part=part)
+            yield EvalSample(pre(shot.image.pixels), mask, material, shot.anomaly_kinds, xray=xray)
 
 
 def load_eval_dir(data_dir: Path) -> Iterator[EvalSample]:

@@ -100,3 +100,14 @@ def test_operating_points_follow_the_calibration_scores() -> None:
     assert pts[0.01]["threshold"] == pytest.approx(0.985) and pts[0.01]["detection_rate"] == 0.25
     assert pts[0.05]["threshold"] == pytest.approx(0.945) and pts[0.05]["detection_rate"] == 0.5
     assert pts[0.05]["false_alarm_rate"] == 0.5 and pts[0.1]["detection_rate"] == 0.75
+
+
+def test_simulated_eval_parts_carry_their_family_so_the_cell_grades_them_by_their_own_rules() -> None:
+    from models.anomaly.sim_data import eval_samples
+
+    samples = list(eval_samples(2, 2, seed=7, width_px=192, height_px=160, families=("wheel", "housing")))
+    assert len(samples) == 4
+    families = [s.xray.part.family for s in samples if s.xray is not None and s.xray.part is not None]
+    assert len(families) == 4 and set(families) <= {PartFamily.WHEEL, PartFamily.HOUSING}
+    # the flaw-free stream alternates families by index: both rule sets are exercised
+    assert families[:2] == [PartFamily.WHEEL, PartFamily.HOUSING]
