@@ -29,6 +29,8 @@ from vision.preprocess import Preprocessor
 KEYS = ("recall_ge_2mm", "escape_rate", "false_call_rate", "false_reject_rate")
 SCALES = (0.8, 1.25)
 LEVELS = (0.25, 0.3, 0.35, 0.4, 0.45)
+ACCEPT, REJECT = 0.1, 0.7  # the cell's operating point (configs/cell.yaml)
+FLOOR = 0.01  # the weakest finding the detector returns here
 
 
 def box_peak(anomaly_map: np.ndarray, box: tuple[float, float, float, float]) -> float:
@@ -38,7 +40,7 @@ def box_peak(anomaly_map: np.ndarray, box: tuple[float, float, float, float]) ->
 
 
 def main(data: Path, model: Path) -> None:
-    det = OnnxYoloDetector(model, conf_threshold=0.01, tile_overlap=0.2)
+    det = OnnxYoloDetector(model, conf_threshold=FLOOR, tile_overlap=0.2)
     scorer = load_anomaly_scorer(Path("models/registry/anomaly-default"))
     if scorer is None:
         raise SystemExit("no anomaly model in models/registry/anomaly-default")
@@ -60,25 +62,25 @@ def main(data: Path, model: Path) -> None:
                 scaled[s].append((e, back))
 
     def report(name: str, items: list, accept: float) -> None:
-        r = score(Collected(tuple(items), (0.0,), det.version, str(data)), rules, Thresholds(accept, 0.7))
+        r = score(Collected(tuple(items), (0.0,), det.version, str(data)), rules, Thresholds(accept, REJECT))
         print(json.dumps({"variant": name, "accept_confidence": accept, **{k: r[k] for k in KEYS}}))
 
-    for accept in (0.05, 0.07, 0.1):
+    for accept in (0.05, 0.07, ACCEPT):
         report("baseline", base, accept)
     for level in LEVELS:
         lifted = [
             (
                 e,
                 tuple(
-                    replace(q, score=0.1) if 0.01 <= q.score < 0.1 and p >= level else q
+                    replace(q, score=ACCEPT) if FLOOR <= q.score < ACCEPT and p >= level else q
                     for q, p in zip(ds, pk, strict=True)
                 ),
             )
             for (e, ds), pk in zip(base, peaks, strict=True)
         ]
-        report(f"corroborated_{level}", lifted, 0.1)
+        report(f"corroborated_{level}", lifted, ACCEPT)
     for s in SCALES:
-        report(f"scale_{s}", scaled[s], 0.1)
+        report(f"scale_{s}", scaled[s], ACCEPT)
 
 
 if __name__ == "__main__":
